@@ -27,8 +27,11 @@ import type { Message, MessageType } from '../../src/raft/types.js';
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_U32 = 0xffff_ffff;
 
-/** One or more samples of every message kind; the Record type makes a missing kind a compile error. */
-const SAMPLES: { readonly [K in MessageType]: readonly Extract<Message, { type: K }>[] } = {
+/** The message of one kind (`VoteResponse` serves two kinds, so `Extract` alone will not do). */
+type MessageOf<K extends MessageType> = Message & { readonly type: K };
+
+/** One or more samples of every message kind; the mapped type makes a missing kind a compile error. */
+const SAMPLES: { readonly [K in MessageType]: readonly MessageOf<K>[] } = {
   preVote: [{ type: 'preVote', group: 0, from: 1, to: 2, term: 7, lastLogIndex: 41, lastLogTerm: 6 }],
   vote: [
     { type: 'vote', group: 3, from: 2, to: 1, term: MAX_SAFE, lastLogIndex: MAX_SAFE, lastLogTerm: MAX_SAFE, transfer: true },
@@ -91,7 +94,7 @@ const SAMPLES: { readonly [K in MessageType]: readonly Extract<Message, { type: 
 };
 const ALL_MESSAGES: readonly Message[] = Object.values(SAMPLES).flat();
 
-const SNAPSHOT_SAMPLE = SAMPLES.snapshot[0] as Extract<Message, { type: 'snapshot' }>;
+const SNAPSHOT_SAMPLE = SAMPLES.snapshot[0] as MessageOf<'snapshot'>;
 /** One or more samples of every frame type. */
 const FRAME_SAMPLES: { readonly [K in FrameType]: readonly Extract<Frame, { type: K }>[] } = {
   hello: [
@@ -191,7 +194,7 @@ describe('message and frame round trips', () => {
   });
 
   it('refuses to encode values the wire cannot carry (an assertion, not a CodecError)', () => {
-    const heartbeat = SAMPLES.heartbeat[0] as Extract<Message, { type: 'heartbeat' }>;
+    const heartbeat = SAMPLES.heartbeat[0] as MessageOf<'heartbeat'>;
     const bad: Message[] = [
       { ...heartbeat, term: -1 },
       { ...heartbeat, term: 1.5 },
