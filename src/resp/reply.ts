@@ -2,6 +2,11 @@
 // version (RESP2 or RESP3). The encoder in this folder turns it into bytes; Redis's own rules
 // for how RESP3 types degrade in RESP2 (maps become flat arrays, doubles bulk strings, ...)
 // live there and nowhere else.
+//
+// The strings of simple, error, double and verbatim-format replies are byte strings: each char is
+// one byte, encoded as latin1. Build a message that echoes client bytes with
+// `buf.toString('latin1')`, so that the client gets its own bytes back. Constructors and shared
+// constants (OK, NULL, ...) are in replies.ts.
 
 export type Reply =
   | { readonly kind: 'simple'; readonly value: string }
