@@ -236,49 +236,70 @@ function unlift(next: Int32Array, prev: Int32Array, callNode: number, returnNode
 }
 
 /**
- * The set of (linearized bitset, state) pairs already explored. Bitsets live side by side in one
- * growing Uint32Array and entries with the same hash are chained through `chain`, so the cache
- * costs a few words per entry rather than an object each.
+ * The set of (linearized bitset, state) pairs already explored: a chained hash table in typed
+ * arrays. Entry i keeps its key in `keys[i]`, its bitset at `bits[i * words]`, its state in
+ * `states[i]` and the next entry of its bucket in `chain[i]`, so an entry costs a few words
+ * rather than an object, and there is no Map with its limit of 2^24 entries. It grows by at most
+ * one entry per search step, so the step and time budgets bound its memory too.
  */
 class StateCache<S> {
-  private readonly heads = new Map<number, number>();
-  private bits: Uint32Array;
+  private buckets: Int32Array;
+  private keys: Int32Array;
   private chain: Int32Array;
+  private bits: Uint32Array;
   private readonly states: S[] = [];
-  private size = 0;
+  /** Invariant: size <= buckets.length (a load factor of at most one). */
+  size = 0;
 
   constructor(
     private readonly words: number,
     private readonly equal: (a: S, b: S) => boolean,
   ) {
-    this.bits = new Uint32Array(words * 1024);
-    this.chain = new Int32Array(1024);
+    const capacity = 1024;
+    this.buckets = new Int32Array(capacity).fill(NIL);
+    this.keys = new Int32Array(capacity);
+    this.chain = new Int32Array(capacity);
+    this.bits = new Uint32Array(capacity * words);
   }
 
   has(key: number, linearized: Uint32Array, state: S): boolean {
-    let entry = this.heads.get(key) ?? NIL;
+    let entry = this.buckets[key & (this.buckets.length - 1)]!;
     while (entry !== NIL) {
-      if (this.bitsEqual(entry, linearized) && this.equal(this.states[entry]!, state)) return true;
+      if (this.keys[entry] === key && this.bitsEqual(entry, linearized) && this.equal(this.states[entry]!, state)) {
+        return true;
+      }
       entry = this.chain[entry]!;
     }
     return false;
   }
 
   add(key: number, linearized: Uint32Array, state: S): void {
-    if (this.size === this.chain.length) {
-      const chain = new Int32Array(this.size * 2);
-      chain.set(this.chain);
-      this.chain = chain;
-      const bits = new Uint32Array(this.size * 2 * this.words);
-      bits.set(this.bits);
-      this.bits = bits;
-    }
+    if (this.size === this.buckets.length) this.grow();
     const entry = this.size;
+    const bucket = key & (this.buckets.length - 1);
+    this.keys[entry] = key;
     this.bits.set(linearized, entry * this.words);
     this.states.push(state);
-    this.chain[entry] = this.heads.get(key) ?? NIL;
-    this.heads.set(key, entry);
+    this.chain[entry] = this.buckets[bucket]!;
+    this.buckets[bucket] = entry;
     this.size += 1;
+  }
+
+  private grow(): void {
+    const capacity = this.buckets.length * 2;
+    const keys = new Int32Array(capacity);
+    keys.set(this.keys);
+    this.keys = keys;
+    const bits = new Uint32Array(capacity * this.words);
+    bits.set(this.bits);
+    this.bits = bits;
+    this.chain = new Int32Array(capacity);
+    this.buckets = new Int32Array(capacity).fill(NIL);
+    for (let entry = 0; entry < this.size; entry += 1) {
+      const bucket = this.keys[entry]! & (capacity - 1);
+      this.chain[entry] = this.buckets[bucket]!;
+      this.buckets[bucket] = entry;
+    }
   }
 
   private bitsEqual(entry: number, linearized: Uint32Array): boolean {
@@ -305,10 +326,10 @@ function zobristWords(count: number): Int32Array {
   return words;
 }
 
-/** Combines the two hashes into a small integer, which V8 keeps unboxed as a Map key. */
+/** Combines the two hashes; the cache takes its bucket from the low bits. */
 function mixHash(linearizedHash: number, stateHash: number): number {
   const h = Math.imul(stateHash ^ (stateHash >>> 15), 0x2c1b3c6d);
-  return (linearizedHash ^ h ^ (h >>> 12)) & 0x3fffffff;
+  return (linearizedHash ^ h ^ (h >>> 12)) | 0;
 }
 
 /**
