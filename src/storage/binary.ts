@@ -1,0 +1,41 @@
+// Fixed-width integer helpers shared by every on-disk format in src/storage. Everything is
+// big-endian, like the peer transport, so an entry reads the same on the wire and on disk.
+// Indexes and terms are u64 on disk but JavaScript numbers in memory: values above 2^53 - 1 are
+// refused on write and reported as malformed on read rather than silently rounded.
+import { crc32 } from 'node:zlib';
+
+export const TWO_POW_32 = 0x1_0000_0000;
+/** The largest high word of a u64 that still decodes to a safe integer (2^53 - 1). */
+const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
+
+export function writeU64(target: Buffer, offset: number, value: number, field: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`cannot encode ${field}=${value}: not a non-negative safe integer`);
+  }
+  target.writeUInt32BE(Math.floor(value / TWO_POW_32), offset);
+  target.writeUInt32BE(value % TWO_POW_32, offset + 4);
+}
+
+/** Reads a u64, or returns -1 when it does not fit in a safe integer (the caller reports it). */
+export function readU64(source: Buffer, offset: number): number {
+  const high = source.readUInt32BE(offset);
+  if (high > MAX_SAFE_HIGH_WORD) return -1;
+  return high * TWO_POW_32 + source.readUInt32BE(offset + 4);
+}
+
+export function writeU32(target: Buffer, offset: number, value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0 || value >= TWO_POW_32) {
+    throw new Error(`cannot encode ${field}=${value}: not a u32`);
+  }
+  target.writeUInt32BE(value, offset);
+}
+
+/** CRC-32 (IEEE, as in zlib and gzip) of `bytes[start, end)`, continuing from `previous`. */
+export function crc32Of(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
+  return crc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), previous);
+}
+
+/** Wraps a Uint8Array as a Buffer without copying. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

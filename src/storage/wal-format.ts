@@ -1,0 +1,249 @@
+// The write-ahead log's on-disk format (docs/storage.md has the full description).
+//
+// A segment file is a sequence of records:
+//
+//   u32 payloadLength | u32 crc32(type, payload) | u8 type | payload
+//
+// The checksum covers the type byte and the payload, which sit next to each other, so one crc32
+// call checks both. A length that runs past the end of the file, or a checksum that does not
+// match, marks a bad record: a torn write if nothing valid follows it in the last segment,
+// corruption anywhere else.
+//
+// Records are grouped into batches, one per save(): a batch ends with a batchEnd record, and
+// recovery keeps only whole batches, so a save is all or nothing. Every segment opens with its
+// own batch: [segmentHeader, hardState (when there is one), batchEnd].
+import type { Entry, HardState } from '../raft/types.js';
+import { crc32Of, readU64, writeU32, writeU64 } from './binary.js';
+import { decodeEntry, encodeEntryInto, encodedEntrySize } from './entry-codec.js';
+
+export const RECORD_HEADER_BYTES = 9;
+/** Larger payloads are refused on write and treated as garbage when scanning. */
+export const MAX_RECORD_PAYLOAD_BYTES = 1 << 30;
+
+export const RecordType = {
+  segmentHeader: 1,
+  entry: 2,
+  hardState: 3,
+  /** The log restarts after a snapshot: every entry before is gone, the next is index + 1. */
+  snapshotReset: 4,
+  batchEnd: 5,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+
+const KNOWN_TYPES = new Set<number>(Object.values(RecordType));
+
+export const WAL_FORMAT_VERSION = 1;
+/** "RWAL" */
+export const SEGMENT_MAGIC = 0x5257_414c;
+export const SEGMENT_HEADER_PAYLOAD_BYTES = 4 + 2 + 2 + 8 + 8 + 8;
+export const HARD_STATE_PAYLOAD_BYTES = 8 + 4 + 8;
+export const INDEX_TERM_PAYLOAD_BYTES = 8 + 8;
+
+export interface SegmentHeader {
+  readonly formatVersion: number;
+  readonly seq: number;
+  /** The index the first entry appended to this segment was expected to have. */
+  readonly firstIndex: number;
+  /** The term of the entry at firstIndex - 1 (0 if none): the log this segment continues. */
+  readonly prevTerm: number;
+}
+
+export interface IndexTerm {
+  readonly index: number;
+  readonly term: number;
+}
+
+// ---- Segment names: `<seq>-<firstIndex>.wal`, both as 16 hex digits so names sort by seq.
+
+const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+export function segmentName(seq: number, firstIndex: number): string {
+  return `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
+}
+
+export function parseSegmentName(name: string): { readonly seq: number; readonly firstIndex: number } | undefined {
+  const match = SEGMENT_NAME.exec(name);
+  if (match === null) return undefined;
+  return { seq: Number.parseInt(match[1]!, 16), firstIndex: Number.parseInt(match[2]!, 16) };
+}
+
+// ---- Encoding. The caller sizes one buffer for a whole batch and encodes records into it.
+
+export function recordBytes(payloadBytes: number): number {
+  return RECORD_HEADER_BYTES + payloadBytes;
+}
+
+export function entryRecordBytes(entry: Entry): number {
+  return RECORD_HEADER_BYTES + encodedEntrySize(entry);
+}
+
+/** Fills in the length and checksum of a record whose payload is already at offset + 9. */
+function sealRecord(target: Buffer, offset: number, type: RecordType, payloadBytes: number): number {
+  if (payloadBytes > MAX_RECORD_PAYLOAD_BYTES) throw new Error(`record payload of ${payloadBytes} bytes exceeds ${MAX_RECORD_PAYLOAD_BYTES}`);
+  target.writeUInt32BE(payloadBytes, offset);
+  target[offset + 8] = type;
+  const end = offset + RECORD_HEADER_BYTES + payloadBytes;
+  target.writeUInt32BE(crc32Of(target, offset + 8, end), offset + 4);
+  return end;
+}
+
+export function writeEntryRecord(target: Buffer, offset: number, entry: Entry): number {
+  const payloadEnd = encodeEntryInto(entry, target, offset + RECORD_HEADER_BYTES);
+  return sealRecord(target, offset, RecordType.entry, payloadEnd - offset - RECORD_HEADER_BYTES);
+}
+
+export function writeHardStateRecord(target: Buffer, offset: number, state: HardState): number {
+  const at = offset + RECORD_HEADER_BYTES;
+  writeU64(target, at, state.term, 'hardState.term');
+  writeU32(target, at + 8, state.vote, 'hardState.vote');
+  writeU64(target, at + 12, state.commit, 'hardState.commit');
+  return sealRecord(target, offset, RecordType.hardState, HARD_STATE_PAYLOAD_BYTES);
+}
+
+export function writeIndexTermRecord(target: Buffer, offset: number, type: typeof RecordType.snapshotReset | typeof RecordType.batchEnd, value: IndexTerm): number {
+  const at = offset + RECORD_HEADER_BYTES;
+  writeU64(target, at, value.index, 'index');
+  writeU64(target, at + 8, value.term, 'term');
+  return sealRecord(target, offset, type, INDEX_TERM_PAYLOAD_BYTES);
+}
+
+export function writeSegmentHeaderRecord(target: Buffer, offset: number, header: SegmentHeader): number {
+  const at = offset + RECORD_HEADER_BYTES;
+  target.writeUInt32BE(SEGMENT_MAGIC, at);
+  target.writeUInt16BE(header.formatVersion, at + 4);
+  target.writeUInt16BE(0, at + 6);
+  writeU64(target, at + 8, header.seq, 'segment.seq');
+  writeU64(target, at + 16, header.firstIndex, 'segment.firstIndex');
+  writeU64(target, at + 24, header.prevTerm, 'segment.prevTerm');
+  return sealRecord(target, offset, RecordType.segmentHeader, SEGMENT_HEADER_PAYLOAD_BYTES);
+}
+
+// ---- Decoding. Payload decoders throw a plain message; the caller adds file and offset.
+
+export class PayloadError extends Error {}
+
+function u64(payload: Buffer, offset: number, field: string): number {
+  const value = readU64(payload, offset);
+  if (value < 0) throw new PayloadError(`${field} exceeds 2^53`);
+  return value;
+}
+
+function expectSize(payload: Buffer, bytes: number, what: string): void {
+  if (payload.length !== bytes) throw new PayloadError(`${what} payload is ${payload.length} bytes, expected ${bytes}`);
+}
+
+export function decodeSegmentHeader(payload: Buffer): SegmentHeader {
+  expectSize(payload, SEGMENT_HEADER_PAYLOAD_BYTES, 'segment header');
+  const magic = payload.readUInt32BE(0);
+  if (magic !== SEGMENT_MAGIC) throw new PayloadError(`bad segment magic 0x${magic.toString(16)}`);
+  return {
+    formatVersion: payload.readUInt16BE(4),
+    seq: u64(payload, 8, 'seq'),
+    firstIndex: u64(payload, 16, 'firstIndex'),
+    prevTerm: u64(payload, 24, 'prevTerm'),
+  };
+}
+
+export function decodeHardState(payload: Buffer): HardState {
+  expectSize(payload, HARD_STATE_PAYLOAD_BYTES, 'hard state');
+  return { term: u64(payload, 0, 'term'), vote: payload.readUInt32BE(8), commit: u64(payload, 12, 'commit') };
+}
+
+export function decodeIndexTerm(payload: Buffer): IndexTerm {
+  expectSize(payload, INDEX_TERM_PAYLOAD_BYTES, 'index/term');
+  return { index: u64(payload, 0, 'index'), term: u64(payload, 8, 'term') };
+}
+
+export function decodeEntryPayload(payload: Buffer): Entry {
+  try {
+    return decodeEntry(payload);
+  } catch (error) {
+    throw new PayloadError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+// ---- Scanning.
+
+export interface RecordView {
+  readonly type: RecordType;
+  readonly offset: number;
+  readonly payload: Buffer;
+  /** The offset just past this record. */
+  readonly end: number;
+}
+
+export type ScanFailureKind = 'short-header' | 'short-payload' | 'oversize' | 'checksum' | 'unknown-type';
+
+export interface ScanFailure {
+  readonly offset: number;
+  readonly kind: ScanFailureKind;
+  readonly reason: string;
+}
+
+export interface ScanResult {
+  /** The records that check out, from the start up to the first failure. */
+  readonly records: readonly RecordView[];
+  readonly failure: ScanFailure | undefined;
+}
+
+/** Checks the record at `offset`: the record, or why it is bad. */
+export function readRecordAt(bytes: Buffer, offset: number): RecordView | ScanFailure {
+  const remaining = bytes.length - offset;
+  if (remaining < RECORD_HEADER_BYTES) {
+    return { offset, kind: 'short-header', reason: `${remaining} bytes left, a record header needs ${RECORD_HEADER_BYTES}` };
+  }
+  const payloadBytes = bytes.readUInt32BE(offset);
+  if (payloadBytes > MAX_RECORD_PAYLOAD_BYTES) {
+    return { offset, kind: 'oversize', reason: `record length ${payloadBytes} exceeds the ${MAX_RECORD_PAYLOAD_BYTES}-byte limit` };
+  }
+  const end = offset + RECORD_HEADER_BYTES + payloadBytes;
+  if (end > bytes.length) {
+    return { offset, kind: 'short-payload', reason: `record length ${payloadBytes} runs ${end - bytes.length} bytes past the end of the file` };
+  }
+  const stored = bytes.readUInt32BE(offset + 4);
+  const actual = crc32Of(bytes, offset + 8, end);
+  if (stored !== actual) {
+    return { offset, kind: 'checksum', reason: `checksum mismatch: stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}` };
+  }
+  const type = bytes[offset + 8]!;
+  if (!KNOWN_TYPES.has(type)) return { offset, kind: 'unknown-type', reason: `unknown record type ${type}` };
+  return { type: type as RecordType, offset, payload: bytes.subarray(offset + RECORD_HEADER_BYTES, end), end };
+}
+
+export function isFailure(value: RecordView | ScanFailure): value is ScanFailure {
+  return 'kind' in value;
+}
+
+/** Reads records from `from` on, up to the end or the first bad one. */
+export function scanRecords(bytes: Buffer, from = 0): ScanResult {
+  const records: RecordView[] = [];
+  let offset = from;
+  while (offset < bytes.length) {
+    const record = readRecordAt(bytes, offset);
+    if (isFailure(record)) return { records, failure: record };
+    records.push(record);
+    offset = record.end;
+  }
+  return { records, failure: undefined };
+}
+
+/**
+ * Looks for any record with a valid checksum that starts after `from`. A torn write leaves only
+ * garbage or nothing after the tear, so finding one means the bad record is not a torn tail.
+ * Checking a candidate costs a checksum over its payload; `budgetBytes` bounds the total so a
+ * large garbage tail cannot stall recovery: running out answers 'unknown', which the caller treats
+ * as corruption (we could not prove the tail torn, so we do not drop it).
+ */
+export function findValidRecordAfter(bytes: Buffer, from: number, budgetBytes: number): number | 'none' | 'unknown' {
+  let budget = budgetBytes;
+  for (let offset = from + 1; offset + RECORD_HEADER_BYTES <= bytes.length; offset++) {
+    const type = bytes[offset + 8]!;
+    if (!KNOWN_TYPES.has(type)) continue;
+    const payloadBytes = bytes.readUInt32BE(offset);
+    if (offset + RECORD_HEADER_BYTES + payloadBytes > bytes.length) continue;
+    budget -= payloadBytes + 1;
+    if (budget < 0) return 'unknown';
+    if (!isFailure(readRecordAt(bytes, offset))) return offset;
+  }
+  return 'none';
+}
