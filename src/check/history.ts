@@ -57,6 +57,8 @@ export class HistoryError extends Error {
  * - `ok` is a definite result;
  * - `fail` on a cas without an error is a definite result too: the comparison failed;
  * - any other `fail` means the operation did not take effect, and it is dropped;
+ * - a read or get with an unknown outcome is dropped too: it changed nothing and observed
+ *   nothing, so it could always be linearized last; keeping it would only slow the search;
  * - `info`, or no completion at all before the history ends, is an unknown outcome: the
  *   operation returns at Infinity. After `info` the process may invoke again (Jepsen gives it a
  *   new number; a harness that reuses the number is fine too), since the two can overlap.
@@ -99,6 +101,7 @@ export function eventsToOperations(
     operations.push({ clientId: event.process, input: open.input, output, call: invoke.time, return: returnTime });
   }
   for (const { event, input } of pending.values()) {
+    if (isRead(event.f)) continue;
     operations.push({ clientId: event.process, input, output: { type: 'unknown' }, call: event.time, return: Infinity });
   }
   return operations;
@@ -132,17 +135,21 @@ function inputOf(event: HistoryEvent): KvInput {
 function outputOf(event: HistoryEvent): KvOutput | 'dropped' {
   switch (event.type) {
     case 'ok':
-      if (event.f === 'read' || event.f === 'get') return { type: 'ok', value: readValue(event) };
+      if (isRead(event.f)) return { type: 'ok', value: readValue(event) };
       return { type: 'ok' };
     case 'fail':
       return event.f === 'cas' && event.error === undefined ? { type: 'fail' } : 'dropped';
     case 'info':
-      return { type: 'unknown' };
+      return isRead(event.f) ? 'dropped' : { type: 'unknown' };
     case 'invoke':
       throw new Error(`unreachable: an invocation is not a completion (line ${event.line})`);
     default:
       return assertNever(event.type);
   }
+}
+
+function isRead(f: KvFunction): boolean {
+  return f === 'read' || f === 'get';
 }
 
 function readValue(event: HistoryEvent): Value {

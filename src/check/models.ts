@@ -133,7 +133,6 @@ export const registerModel: KvModel = {
   partition: partitionByKey,
   equal: (a, b) => a === b,
   hash: hashValue,
-  describe: describeKvOperation,
   describeState: describeValue,
 };
 

@@ -26,7 +26,9 @@
  *   Elsewhere it is ignored. Numbers are compared as their decimal strings, as Redis would.
  * - `time` (number, optional): when the event happened, in any unit (ns, ms, ticks): only order
  *   matters, and equal times count as concurrent. Give it on every line or on none; without it
- *   the line order is the time order.
+ *   the line order is the time order. Keep times below 2^53 (about 9e15): nanoseconds since the
+ *   start of a run are fine, nanoseconds since 1970 lose precision as JSON numbers (rounding
+ *   never reorders events, but it turns near ones into ties).
  * - `error` (string, optional, on completions): what went wrong. A `fail` with an `error` is
  *   dropped even for a cas: use it for requests refused before they could take effect.
  *

@@ -51,8 +51,7 @@ export interface Model<S, I, O> {
   equal?(a: S, b: S): boolean;
   /** A 32-bit hash of a state for the search's cache. Defaults to hashing `JSON.stringify`. */
   hash?(state: S): number;
-  /** One line for humans, used in counterexamples: `write "3"`, `read -> nil`. */
-  describe?(input: I, output: O): string;
+  /** The state for humans, in counterexamples. Defaults to `JSON.stringify`. */
   describeState?(state: S): string;
 }
 

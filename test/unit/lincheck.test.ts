@@ -247,6 +247,15 @@ describe('the json history format', () => {
     ]);
   });
 
+  it('drops reads with an unknown outcome: they changed nothing and observed nothing', () => {
+    const text = lines(
+      { process: 0, type: 'invoke', f: 'read', key: 'a' },
+      { process: 0, type: 'info', f: 'read', key: 'a' },
+      { process: 1, type: 'invoke', f: 'get', key: 'a' },
+    );
+    expect(eventsToOperations(parseJsonHistory(text))).toEqual([]);
+  });
+
   it('keeps a failed cas as an observation, and drops other failures and errors', () => {
     const text = lines(
       { process: 0, type: 'invoke', f: 'cas', value: [null, 'b'] },
