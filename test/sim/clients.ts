@@ -1,0 +1,288 @@
+// Simulated clients. Each runs one operation at a time against the key-value state machine:
+// reads go through ReadIndex, writes and compare-and-sets through the log. A client retries an
+// operation elsewhere only when it knows the last attempt had no effect (the node refused it,
+// another entry took its index, or the read was dropped); when it cannot know (the node
+// crashed, or the client gave up waiting) it records the outcome as unknown and moves on. Write
+// values are unique, so the linearizability checker can tell every write apart.
+//
+// Every operation is recorded with its invocation and return on the history clock, which
+// orders events exactly as the simulator handled them.
+
+import type { KvInput, KvOperation, KvOutput } from '../../src/check/index.js';
+import { NONE, type NodeId } from '../../src/raft/types.js';
+import type { SeededPrng } from '../../src/raft/prng.js';
+import type { Cluster, ReadOutcome, WriteOutcome } from './cluster.js';
+import { schedule, type SimContext } from './context.js';
+import { encodeCommand, type KvCommand, type Value } from './kv.js';
+import type { SimOptions } from './options.js';
+
+interface CurrentOp {
+  readonly input: KvInput;
+  readonly command: KvCommand | undefined;
+  readonly data: Uint8Array | undefined;
+  /** On the history clock. */
+  readonly call: number;
+  readonly callMs: number;
+  attempts: number;
+  /** An attempt was handed to a node and has not ended in a known way. */
+  inFlight: boolean;
+}
+
+interface ClientState {
+  readonly id: number;
+  target: NodeId;
+  /** Bumped whenever the current attempt is abandoned; stale callbacks and timers check it. */
+  token: number;
+  current: CurrentOp | undefined;
+  readonly lastSeen: Map<string, Value>;
+  /** 'final': finish the current operation and one more, then stop (the liveness phase). */
+  mode: 'running' | 'final' | 'done';
+  finalIssued: boolean;
+  completed: number;
+}
+
+export interface ClientStats {
+  readonly invoked: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly unknown: number;
+}
+
+export class Clients {
+  readonly history: KvOperation[] = [];
+  private clients: ClientState[] = [];
+  private nextOpId = 1;
+  private invoked = 0;
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly options: SimOptions,
+    private readonly cluster: Cluster,
+    private readonly prng: SeededPrng,
+  ) {
+    for (let id = 1; id <= options.clients; id++) {
+      this.clients.push({
+        id,
+        target: 1 + prng.nextInt(options.nodes),
+        token: 0,
+        current: undefined,
+        lastSeen: new Map(),
+        mode: 'running',
+        finalIssued: false,
+        completed: 0,
+      });
+    }
+  }
+
+  start(): void {
+    for (const client of this.clients) this.wake(client, this.prng.nextInt(50));
+  }
+
+  /** The liveness phase: no timeouts; each client finishes its operation and one more. */
+  finish(): void {
+    // Every client has a wake-up or an attempt outstanding, so changing the mode is enough;
+    // the timeouts already scheduled see the mode and do nothing.
+    for (const client of this.clients) client.mode = 'final';
+  }
+
+  allDone(): boolean {
+    return this.clients.every((client) => client.mode === 'done');
+  }
+
+  pending(): string[] {
+    return this.clients
+      .filter((client) => client.mode !== 'done')
+      .map((client) => `client ${client.id}: ${client.current === undefined ? 'idle' : `${describeInput(client.current.input)} since ${client.current.callMs}ms, ${client.current.attempts} attempts, target n${client.target}`}`);
+  }
+
+  stats(): ClientStats {
+    let ok = 0;
+    let failed = 0;
+    let unknown = 0;
+    for (const op of this.history) {
+      if (op.output.type === 'ok') ok++;
+      else if (op.output.type === 'fail') failed++;
+      else unknown++;
+    }
+    return { invoked: this.invoked, ok, failed, unknown };
+  }
+
+  onWake(id: number, token: number): void {
+    const client = this.clients[id - 1] as ClientState;
+    if (token !== client.token || client.mode === 'done') return;
+    if (client.current === undefined) {
+      if (client.mode === 'final') {
+        if (client.finalIssued) {
+          client.mode = 'done';
+          return;
+        }
+        client.finalIssued = true;
+      }
+      client.current = this.newOperation(client);
+      if (client.mode === 'running') {
+        schedule(this.ctx, this.options.clientTimeoutMs, { kind: 'client-timeout', client: client.id, token: client.token });
+      }
+    }
+    this.attempt(client);
+  }
+
+  onTimeout(id: number, token: number): void {
+    const client = this.clients[id - 1] as ClientState;
+    const op = client.current;
+    if (token !== client.token || op === undefined || client.mode !== 'running') return;
+    if (op.inFlight && op.input.f !== 'read') this.complete(client, { type: 'unknown' }, 'timed out');
+    else this.abandon(client, 'timed out');
+  }
+
+  private newOperation(client: ClientState): CurrentOp {
+    const opId = this.nextOpId++;
+    const key = `k${this.prng.nextInt(this.options.keys)}`;
+    const roll = this.prng.nextFloat();
+    let input: KvInput;
+    let command: KvCommand | undefined;
+    if (roll < this.options.readShare) {
+      input = { f: 'read', key };
+    } else if (roll < this.options.readShare + this.options.writeShare) {
+      const value = `v${opId}`;
+      input = { f: 'write', key, value };
+      command = { f: 'write', key, value, opId };
+    } else {
+      // Mostly the value this client last saw (so some succeed), sometimes a stale guess.
+      const seen = client.lastSeen.get(key) ?? null;
+      const from = this.prng.nextInt(4) === 0 && this.nextOpId > 2 ? `v${1 + this.prng.nextInt(opId - 1)}` : seen;
+      const to = `v${opId}`;
+      input = { f: 'cas', key, from, to };
+      command = { f: 'cas', key, from, to, opId };
+    }
+    this.invoked++;
+    const call = this.ctx.historyClock++;
+    this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} invoke ${describeInput(input)} (op ${opId})`);
+    return { input, command, data: command === undefined ? undefined : encodeCommand(command), call, callMs: this.ctx.nowMs, attempts: 0, inFlight: false };
+  }
+
+  private attempt(client: ClientState): void {
+    const op = client.current as CurrentOp;
+    op.attempts++;
+    op.inFlight = true;
+    const token = client.token;
+    const target = client.target;
+    if (op.command === undefined) {
+      this.cluster.submitRead(target, op.input.key, (outcome) => {
+        if (token === client.token) this.onRead(client, outcome);
+      });
+    } else {
+      this.cluster.submitWrite(target, op.command, op.data as Uint8Array, (outcome) => {
+        if (token === client.token) this.onWrite(client, outcome);
+      });
+    }
+  }
+
+  private onWrite(client: ClientState, outcome: WriteOutcome): void {
+    const op = client.current as CurrentOp;
+    switch (outcome.kind) {
+      case 'applied':
+        if (op.input.f === 'cas' && !outcome.ok) this.complete(client, { type: 'fail' }, 'cas failed');
+        else this.complete(client, { type: 'ok' }, 'ok');
+        return;
+      case 'rejected':
+      case 'lost':
+        this.retry(client, outcome.leader, outcome.kind === 'rejected' ? outcome.error : 'lost its index');
+        return;
+      case 'unknown':
+        client.target = NONE;
+        this.complete(client, { type: 'unknown' }, 'unknown');
+        return;
+      default:
+        throw new Error(`unknown outcome ${JSON.stringify(outcome satisfies never)}`);
+    }
+  }
+
+  private onRead(client: ClientState, outcome: ReadOutcome): void {
+    switch (outcome.kind) {
+      case 'ok':
+        this.complete(client, { type: 'ok', value: outcome.value }, `ok ${outcome.value ?? 'nil'}`);
+        return;
+      case 'rejected':
+        this.retry(client, outcome.leader, outcome.error);
+        return;
+      case 'dropped':
+        this.retry(client, outcome.leader, 'read dropped');
+        return;
+      case 'unknown':
+        // A read that never answered had no effect: it is left out of the history.
+        client.target = NONE;
+        this.abandon(client, 'no answer');
+        return;
+      default:
+        throw new Error(`unknown outcome ${JSON.stringify(outcome satisfies never)}`);
+    }
+  }
+
+  private retry(client: ClientState, leader: NodeId, why: string): void {
+    const op = client.current as CurrentOp;
+    op.inFlight = false;
+    client.token++;
+    const ids = this.cluster.liveIds();
+    client.target = leader !== NONE && leader !== client.target && this.prng.nextInt(4) !== 0
+      ? leader
+      : (ids[this.prng.nextInt(ids.length)] as NodeId);
+    this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} retry ${describeInput(op.input)} at n${client.target} (${why})`);
+    this.wake(client, 1 + this.prng.nextInt(20));
+  }
+
+  private complete(client: ClientState, output: KvOutput, how: string): void {
+    const op = client.current as CurrentOp;
+    const unknown = output.type === 'unknown';
+    this.history.push({
+      clientId: client.id,
+      input: op.input,
+      output,
+      call: op.call,
+      return: unknown ? Infinity : this.ctx.historyClock++,
+    });
+    if (output.type === 'ok') {
+      if (op.input.f === 'read') client.lastSeen.set(op.input.key, output.value ?? null);
+      else if (op.input.f === 'write') client.lastSeen.set(op.input.key, op.input.value);
+      else if (op.input.f === 'cas') client.lastSeen.set(op.input.key, op.input.to);
+    }
+    this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} ${describeInput(op.input)} -> ${how}`);
+    this.next(client);
+  }
+
+  private abandon(client: ClientState, why: string): void {
+    const op = client.current as CurrentOp;
+    this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} ${describeInput(op.input)} -> abandoned (${why})`);
+    this.next(client);
+  }
+
+  private next(client: ClientState): void {
+    client.current = undefined;
+    client.completed++;
+    client.token++;
+    if (client.target === NONE) {
+      const ids = this.cluster.liveIds();
+      client.target = ids[this.prng.nextInt(ids.length)] as NodeId;
+    }
+    this.wake(client, this.prng.nextInt(this.options.clientThinkMsMax + 1));
+  }
+
+  private wake(client: ClientState, delayMs: number): void {
+    schedule(this.ctx, delayMs, { kind: 'client', client: client.id, token: client.token });
+  }
+}
+
+export function describeInput(input: KvInput): string {
+  switch (input.f) {
+    case 'read':
+    case 'get':
+      return `read ${input.key}`;
+    case 'write':
+    case 'put':
+    case 'append':
+      return `${input.f} ${input.key}=${input.value}`;
+    case 'cas':
+      return `cas ${input.key} ${input.from ?? 'nil'}->${input.to}`;
+    default:
+      throw new Error(`unknown input ${JSON.stringify(input satisfies never)}`);
+  }
+}
