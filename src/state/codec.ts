@@ -1,0 +1,271 @@
+// The binary format of what raftis puts in a Raft log entry's `data`. Three kinds, each carrying
+// the leader's clock (`timeMs`), which the state machine uses as "now" when it applies the entry,
+// so every replica computes the same expiry decisions and the same absolute TTLs:
+//
+//   write        [1][timeMs f64][db u8][argc varint]([len varint][bytes])*
+//   transaction  [2][timeMs f64][db u8][watchCount varint]([db u8][live u8][modIndex f64][len varint][key])*
+//                [commandCount varint]([argc varint]([len varint][bytes])*)*
+//   expiry       [3][timeMs f64][count varint]([db u8][len varint][key])*
+//
+// Numbers are little-endian; a varint is LEB128 (7 bits per byte). timeMs and modIndex are whole
+// numbers below 2^53, stored as float64 so they decode without bigint.
+
+export interface WriteEntry {
+  readonly kind: 'write';
+  readonly timeMs: number;
+  readonly db: number;
+  readonly argv: readonly Buffer[];
+}
+
+/** A key WATCHed by the transaction, with what the client saw when it watched it. */
+export interface WatchedKey {
+  readonly db: number;
+  readonly key: Buffer;
+  /** StateMachine.modIndex(db, key, nowMs) at WATCH time. */
+  readonly modIndex: number;
+  /** Whether the key existed (and had not expired) at WATCH time. */
+  readonly live: boolean;
+}
+
+export interface TransactionEntry {
+  readonly kind: 'transaction';
+  readonly timeMs: number;
+  /** The client's database when EXEC ran (SELECT inside the transaction may change it). */
+  readonly db: number;
+  readonly commands: readonly (readonly Buffer[])[];
+  readonly watches: readonly WatchedKey[];
+}
+
+export interface ExpiryEntry {
+  readonly kind: 'expiry';
+  readonly timeMs: number;
+  readonly deletes: readonly { readonly db: number; readonly key: Buffer }[];
+}
+
+export type StateEntry = WriteEntry | TransactionEntry | ExpiryEntry;
+
+const KIND_WRITE = 1;
+const KIND_TRANSACTION = 2;
+const KIND_EXPIRY = 3;
+
+/** A typed error for bytes that are not a valid entry (a corrupt or foreign log entry). */
+export class EntryDecodeError extends Error {
+  readonly code = 'ENTRY_DECODE';
+}
+
+class Writer {
+  private parts: Buffer[] = [];
+  private scratch = Buffer.allocUnsafe(64);
+  private used = 0;
+
+  private reserve(size: number): void {
+    if (this.used + size > this.scratch.length) {
+      this.flushScratch();
+      if (size > this.scratch.length) this.scratch = Buffer.allocUnsafe(size);
+    }
+  }
+
+  private flushScratch(): void {
+    if (this.used > 0) this.parts.push(Buffer.from(this.scratch.subarray(0, this.used)));
+    this.used = 0;
+  }
+
+  u8(value: number): void {
+    this.reserve(1);
+    this.scratch[this.used++] = value;
+  }
+
+  f64(value: number): void {
+    this.reserve(8);
+    this.scratch.writeDoubleLE(value, this.used);
+    this.used += 8;
+  }
+
+  varint(value: number): void {
+    this.reserve(10);
+    let v = value;
+    while (v >= 0x80) {
+      this.scratch[this.used++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.scratch[this.used++] = v;
+  }
+
+  bytes(value: Uint8Array): void {
+    this.varint(value.length);
+    if (value.length <= 32) {
+      this.reserve(value.length);
+      this.scratch.set(value, this.used);
+      this.used += value.length;
+      return;
+    }
+    this.flushScratch();
+    this.parts.push(Buffer.from(value.buffer, value.byteOffset, value.length));
+  }
+
+  finish(): Buffer {
+    this.flushScratch();
+    return Buffer.concat(this.parts);
+  }
+}
+
+export class Reader {
+  offset = 0;
+  constructor(private readonly data: Buffer) {}
+
+  private need(size: number): void {
+    if (this.offset + size > this.data.length) {
+      throw new EntryDecodeError(`entry truncated: need ${size} bytes at ${this.offset} of ${this.data.length}`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.data[this.offset++]!;
+  }
+
+  f64(): number {
+    this.need(8);
+    const value = this.data.readDoubleLE(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const byte = this.u8();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 0x80;
+    }
+    throw new EntryDecodeError(`varint too long at ${this.offset}`);
+  }
+
+  /** A view into the entry (no copy): the state machine copies what it keeps. */
+  bytes(): Buffer {
+    const length = this.varint();
+    this.need(length);
+    const value = this.data.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return value;
+  }
+
+  done(): boolean {
+    return this.offset === this.data.length;
+  }
+}
+
+function assertDb(db: number): void {
+  if (!Number.isInteger(db) || db < 0 || db > 255) throw new Error(`assertion: db ${db} is not a u8`);
+}
+
+function assertTime(timeMs: number): void {
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new Error(`assertion: timeMs ${timeMs} is not a whole ms`);
+}
+
+export function encodeWriteEntry(entry: { timeMs: number; db: number; argv: readonly Uint8Array[] }): Buffer {
+  assertTime(entry.timeMs);
+  assertDb(entry.db);
+  const writer = new Writer();
+  writer.u8(KIND_WRITE);
+  writer.f64(entry.timeMs);
+  writer.u8(entry.db);
+  writer.varint(entry.argv.length);
+  for (const arg of entry.argv) writer.bytes(arg);
+  return writer.finish();
+}
+
+export function encodeTransactionEntry(entry: {
+  timeMs: number; db: number; commands: readonly (readonly Uint8Array[])[]; watches: readonly WatchedKey[];
+}): Buffer {
+  assertTime(entry.timeMs);
+  assertDb(entry.db);
+  const writer = new Writer();
+  writer.u8(KIND_TRANSACTION);
+  writer.f64(entry.timeMs);
+  writer.u8(entry.db);
+  writer.varint(entry.watches.length);
+  for (const watch of entry.watches) {
+    assertDb(watch.db);
+    writer.u8(watch.db);
+    writer.u8(watch.live ? 1 : 0);
+    writer.f64(watch.modIndex);
+    writer.bytes(watch.key);
+  }
+  writer.varint(entry.commands.length);
+  for (const argv of entry.commands) {
+    writer.varint(argv.length);
+    for (const arg of argv) writer.bytes(arg);
+  }
+  return writer.finish();
+}
+
+export function encodeExpiryEntry(entry: { timeMs: number; deletes: readonly { db: number; key: Uint8Array }[] }): Buffer {
+  assertTime(entry.timeMs);
+  const writer = new Writer();
+  writer.u8(KIND_EXPIRY);
+  writer.f64(entry.timeMs);
+  writer.varint(entry.deletes.length);
+  for (const item of entry.deletes) {
+    assertDb(item.db);
+    writer.u8(item.db);
+    writer.bytes(item.key);
+  }
+  return writer.finish();
+}
+
+function readArgv(reader: Reader): Buffer[] {
+  const argc = reader.varint();
+  const argv: Buffer[] = [];
+  for (let i = 0; i < argc; i++) argv.push(reader.bytes());
+  return argv;
+}
+
+/** Decodes an entry; throws EntryDecodeError for bytes that are not one. */
+export function decodeEntry(data: Uint8Array): StateEntry {
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+  const reader = new Reader(buffer);
+  const kind = reader.u8();
+  const timeMs = reader.f64();
+  let entry: StateEntry;
+  switch (kind) {
+    case KIND_WRITE: {
+      const db = reader.u8();
+      entry = { kind: 'write', timeMs, db, argv: readArgv(reader) };
+      break;
+    }
+    case KIND_TRANSACTION: {
+      const db = reader.u8();
+      const watchCount = reader.varint();
+      const watches: WatchedKey[] = [];
+      for (let i = 0; i < watchCount; i++) {
+        const watchDb = reader.u8();
+        const live = reader.u8() === 1;
+        const modIndex = reader.f64();
+        watches.push({ db: watchDb, live, modIndex, key: reader.bytes() });
+      }
+      const commandCount = reader.varint();
+      const commands: Buffer[][] = [];
+      for (let i = 0; i < commandCount; i++) commands.push(readArgv(reader));
+      entry = { kind: 'transaction', timeMs, db, commands, watches };
+      break;
+    }
+    case KIND_EXPIRY: {
+      const count = reader.varint();
+      const deletes: { db: number; key: Buffer }[] = [];
+      for (let i = 0; i < count; i++) {
+        const db = reader.u8();
+        deletes.push({ db, key: reader.bytes() });
+      }
+      entry = { kind: 'expiry', timeMs, deletes };
+      break;
+    }
+    default:
+      throw new EntryDecodeError(`unknown entry kind ${kind}`);
+  }
+  if (!reader.done()) throw new EntryDecodeError(`trailing bytes after entry of kind ${kind}`);
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new EntryDecodeError(`bad timeMs ${timeMs}`);
+  return entry;
+}

@@ -1,0 +1,518 @@
+// The keyspace: 16 databases of string values, with absolute expiry times and, per key, the log
+// index that last changed it (for WATCH). This module owns every mutation, so that the things
+// derived from the data stay exact: the digest, the memory estimate, the expiry heap, the
+// tombstones WATCH needs for deleted keys, and the copy-on-write record of a snapshot in progress.
+//
+// Keys are held as latin1 strings (one char per byte, so any binary key round-trips) in 65536
+// slots per database chosen by a fixed hash of the key. The slots give SCAN a cursor that survives
+// writes and resizes exactly as Redis's does (see scan()), give RANDOMKEY a cheap random start, and
+// give snapshots a unit small enough to copy when a write lands in the slot being serialized.
+//
+// Time: `nowMs` is set by the state machine before each command (the entry's timeMs on apply, the
+// caller's clock on a read). A key is live while `expiresAtMs === 0 || expiresAtMs >= nowMs`, as in
+// Redis, where a key expires when now > when.
+
+import { bytesHash, mixNumbers, slotHash, stringHash } from './hash.js';
+
+export const DB_COUNT = 16;
+export const SLOT_BITS = 16;
+export const SLOT_COUNT = 1 << SLOT_BITS;
+const SLOT_MASK = SLOT_COUNT - 1;
+
+/** Tombstones kept per database before the oldest are folded into `tombstoneFloor`. */
+export const TOMBSTONES_PER_DB_MAX = 65536;
+
+/** Estimated bytes per key beyond the key and value themselves (Map slot, entry object, strings). */
+const ENTRY_OVERHEAD_BYTES = 96;
+
+/** One stored key. Immutable: a change replaces the entry, so a snapshot can keep the old one. */
+export interface Entry {
+  readonly value: Buffer;
+  /** Absolute Unix time in ms; 0 when the key has no expiry. */
+  readonly expiresAtMs: number;
+  /** The log index of the last change to this key. */
+  readonly modIndex: number;
+  /** bytesHash(value, 0), kept so a change of TTL or name does not rehash the value. */
+  readonly valueHashA: number;
+  readonly valueHashB: number;
+}
+
+export function isLive(entry: Entry, nowMs: number): boolean {
+  return entry.expiresAtMs === 0 || entry.expiresAtMs >= nowMs;
+}
+
+export function makeEntry(value: Buffer, expiresAtMs: number, modIndex: number): Entry {
+  const [valueHashA, valueHashB] = bytesHash(value, 0);
+  return { value, expiresAtMs, modIndex, valueHashA, valueHashB };
+}
+
+export function withExpiry(entry: Entry, expiresAtMs: number, modIndex: number): Entry {
+  return { ...entry, expiresAtMs, modIndex };
+}
+
+function entryHash(key: string, entry: Entry): [number, number] {
+  return mixNumbers(
+    [entry.valueHashA ^ slotHash(key), entry.valueHashB ^ stringHash(key, 0x1b873593)],
+    entry.expiresAtMs,
+    entry.modIndex,
+  );
+}
+
+export type Slots = (Map<string, Entry> | undefined)[];
+
+/** One database. Swapped whole by SWAPDB; `index` follows it. */
+export class Db {
+  /** Allocated on the first write; replaced (not cleared) by a flush, so a snapshot keeps the old. */
+  slots: Slots | undefined = undefined;
+  /** Stored keys, expired ones not yet deleted included. */
+  size = 0;
+  /** Stored keys that have an expiry. */
+  expiresCount = 0;
+  /** Sum of expiresAtMs over the keys that have one (for INFO's avg_ttl). */
+  expiresAtSumMs = 0;
+  digestA = 0;
+  digestB = 0;
+  memoryBytes = 0;
+  /**
+   * The modIndex a deleted key had, or the index of the command that deleted it: what WATCH
+   * compares for a key that does not exist. Bounded by TOMBSTONES_PER_DB_MAX in index order (a
+   * re-deleted key moves to the end); the oldest are folded into `tombstoneFloor`.
+   */
+  tombstones = new Map<string, number>();
+  tombstoneFloor = 0;
+  /**
+   * The index of the last FLUSHDB, FLUSHALL or SWAPDB that touched this database: every key's
+   * WATCH version is at least this, so such a command aborts every transaction watching a key in
+   * it (Redis aborts only those whose key existed; documented in docs/compatibility.md).
+   */
+  epoch = 0;
+
+  constructor(public index: number) {}
+
+  get(key: string): Entry | undefined {
+    return this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
+  }
+
+  /** The version WATCH records and EXEC compares (see StateMachine.modIndex). */
+  version(key: string): number {
+    const entry = this.get(key);
+    const base = entry !== undefined ? entry.modIndex : (this.tombstones.get(key) ?? this.tombstoneFloor);
+    return Math.max(base, this.epoch);
+  }
+
+  addTombstone(key: string, index: number): void {
+    this.tombstones.delete(key);
+    this.tombstones.set(key, index);
+    if (this.tombstones.size > TOMBSTONES_PER_DB_MAX) {
+      for (const [oldest, oldestIndex] of this.tombstones) {
+        this.tombstones.delete(oldest);
+        this.tombstoneFloor = Math.max(this.tombstoneFloor, oldestIndex);
+        break;
+      }
+    }
+  }
+}
+
+/** The copy-on-write record of one snapshot in progress, per database it is serializing. */
+export interface CowTracker {
+  /** The slots array the snapshot reads; writes to another array (after a flush) need no copy. */
+  readonly slots: Slots | undefined;
+  /** Position of this database in the snapshot's order. */
+  readonly ordinal: number;
+  /** Old entries (null: the key did not exist) of keys written since the snapshot began, per slot. */
+  readonly saved: Map<number, Map<string, Entry | null>>;
+}
+
+/** Implemented by the snapshot writer: where it is, so writes behind it need no copy. */
+export interface CowCursor {
+  readonly trackers: Map<Db, CowTracker>;
+  /** Ordinal of the database being serialized, and the next slot it has not copied yet. */
+  readonly dbOrdinal: number;
+  readonly slot: number;
+}
+
+interface HeapItem {
+  readonly atMs: number;
+  readonly db: Db;
+  readonly key: string;
+}
+
+/** A binary min-heap of expiry times with lazy invalidation (an item is stale if the key's TTL moved). */
+class ExpiryHeap {
+  items: HeapItem[] = [];
+
+  push(item: HeapItem): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.atMs <= item.atMs) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  pop(): void {
+    const items = this.items;
+    const last = items.pop();
+    if (last === undefined || items.length === 0) return;
+    let i = 0;
+    const length = items.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && items[right]!.atMs < items[left]!.atMs ? right : left;
+      if (items[child]!.atMs >= last.atMs) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = last;
+  }
+}
+
+function isCurrent(item: HeapItem): boolean {
+  return item.db.get(item.key)?.expiresAtMs === item.atMs;
+}
+
+export interface ExpiredKey {
+  readonly db: number;
+  readonly key: Buffer;
+}
+
+export class Keyspace {
+  dbs: Db[] = Array.from({ length: DB_COUNT }, (_, index) => new Db(index));
+  /** "Now" for the command being run; set by the state machine. */
+  nowMs = 0;
+  /** The log index of the entry being applied (0 on reads). */
+  index = 0;
+  /** False on reads: lookups then never delete an expired key. */
+  mutable = false;
+  /** The snapshot in progress, if any. */
+  cow: CowCursor | null = null;
+  private heap = new ExpiryHeap();
+
+  db(index: number): Db {
+    const db = this.dbs[index];
+    if (db === undefined) throw new Error(`assertion: db index ${index} out of range`);
+    return db;
+  }
+
+  /** The live entry of `key`, or undefined. On apply, an expired key found here is deleted. */
+  lookup(dbIndex: number, key: string): Entry | undefined {
+    const db = this.db(dbIndex);
+    const entry = db.get(key);
+    if (entry === undefined) return undefined;
+    if (isLive(entry, this.nowMs)) return entry;
+    if (this.mutable) this.store(db, key, undefined, entry.modIndex);
+    return undefined;
+  }
+
+  /** Sets `key` to a new value and expiry, stamped with the current index. */
+  put(dbIndex: number, key: string, value: Buffer, expiresAtMs: number): void {
+    this.assertMutable();
+    this.store(this.db(dbIndex), key, makeEntry(value, expiresAtMs, this.index), 0);
+  }
+
+  /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
+  putEntry(dbIndex: number, key: string, entry: Entry): void {
+    this.assertMutable();
+    this.store(this.db(dbIndex), key, { ...entry, modIndex: this.index }, 0);
+  }
+
+  /** Changes the expiry of an existing key. */
+  setExpiry(dbIndex: number, key: string, entry: Entry, expiresAtMs: number): void {
+    this.assertMutable();
+    this.store(this.db(dbIndex), key, withExpiry(entry, expiresAtMs, this.index), 0);
+  }
+
+  /** Deletes a live key; false if there was none. */
+  remove(dbIndex: number, key: string): boolean {
+    this.assertMutable();
+    if (this.lookup(dbIndex, key) === undefined) return false;
+    this.store(this.db(dbIndex), key, undefined, this.index);
+    return true;
+  }
+
+  /**
+   * Deletes a key because its time has passed (the leader's expiry entries): no logical change,
+   * so its tombstone keeps its modIndex and a transaction that saw it expired is not aborted.
+   */
+  removeExpired(dbIndex: number, key: string): boolean {
+    this.assertMutable();
+    const db = this.db(dbIndex);
+    const entry = db.get(key);
+    if (entry === undefined || isLive(entry, this.nowMs)) return false;
+    this.store(db, key, undefined, entry.modIndex);
+    return true;
+  }
+
+  /** Restores one stored key exactly as a snapshot recorded it (modIndex included). */
+  load(dbIndex: number, key: string, value: Buffer, expiresAtMs: number, modIndex: number): void {
+    this.assertMutable();
+    this.store(this.db(dbIndex), key, makeEntry(value, expiresAtMs, modIndex), 0);
+  }
+
+  private assertMutable(): void {
+    if (!this.mutable) throw new Error('assertion: keyspace write outside apply');
+  }
+
+  /** The one place a key changes. `entry` undefined deletes, leaving `tombstoneIndex`. */
+  private store(db: Db, key: string, entry: Entry | undefined, tombstoneIndex: number): void {
+    const slot = slotHash(key) & SLOT_MASK;
+    let slots = db.slots;
+    if (slots === undefined) {
+      if (entry === undefined) return;
+      slots = new Array<Map<string, Entry> | undefined>(SLOT_COUNT);
+      db.slots = slots;
+    }
+    let map = slots[slot];
+    const old = map?.get(key);
+    if (this.cow !== null) this.saveForSnapshot(db, slot, key, old);
+    if (old !== undefined) {
+      const [a, b] = entryHash(key, old);
+      db.digestA = (db.digestA - a) >>> 0;
+      db.digestB = (db.digestB - b) >>> 0;
+      db.memoryBytes -= key.length + old.value.length + ENTRY_OVERHEAD_BYTES;
+      db.size--;
+      if (old.expiresAtMs !== 0) {
+        db.expiresCount--;
+        db.expiresAtSumMs -= old.expiresAtMs;
+      }
+    }
+    if (entry === undefined) {
+      if (old === undefined) return;
+      map!.delete(key);
+      if (map!.size === 0) slots[slot] = undefined;
+      db.addTombstone(key, tombstoneIndex);
+      return;
+    }
+    if (map === undefined) {
+      map = new Map();
+      slots[slot] = map;
+    }
+    map.set(key, entry);
+    if (old === undefined) db.tombstones.delete(key);
+    const [a, b] = entryHash(key, entry);
+    db.digestA = (db.digestA + a) >>> 0;
+    db.digestB = (db.digestB + b) >>> 0;
+    db.memoryBytes += key.length + entry.value.length + ENTRY_OVERHEAD_BYTES;
+    db.size++;
+    if (entry.expiresAtMs !== 0) {
+      db.expiresCount++;
+      db.expiresAtSumMs += entry.expiresAtMs;
+      if (old?.expiresAtMs !== entry.expiresAtMs) this.pushExpiry(db, key, entry.expiresAtMs);
+    }
+  }
+
+  private saveForSnapshot(db: Db, slot: number, key: string, old: Entry | undefined): void {
+    const cursor = this.cow!;
+    const tracker = cursor.trackers.get(db);
+    if (tracker === undefined || tracker.slots !== db.slots) return;
+    // Slots the snapshot has already copied need nothing.
+    if (tracker.ordinal < cursor.dbOrdinal) return;
+    if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return;
+    let saved = tracker.saved.get(slot);
+    if (saved === undefined) {
+      saved = new Map();
+      tracker.saved.set(slot, saved);
+    }
+    if (!saved.has(key)) saved.set(key, old ?? null);
+  }
+
+  private pushExpiry(db: Db, key: string, atMs: number): void {
+    this.heap.push({ atMs, db, key });
+    // Stale items (TTL changed, key deleted, database flushed) are dropped lazily; rebuild when
+    // they outnumber the live ones so the heap stays bounded.
+    let expiresTotal = 0;
+    for (const d of this.dbs) expiresTotal += d.expiresCount;
+    if (this.heap.items.length > 2 * expiresTotal + 1024) this.rebuildHeap();
+  }
+
+  private rebuildHeap(): void {
+    const items: HeapItem[] = [];
+    for (const db of this.dbs) {
+      if (db.expiresCount === 0 || db.slots === undefined) continue;
+      for (const map of db.slots) {
+        if (map === undefined) continue;
+        for (const [key, entry] of map) if (entry.expiresAtMs !== 0) items.push({ atMs: entry.expiresAtMs, db, key });
+      }
+    }
+    items.sort((x, y) => x.atMs - y.atMs);
+    this.heap.items = items;
+  }
+
+  /** Up to `limit` keys whose time has passed at `nowMs`, soonest first, for the leader to delete. */
+  expiredKeys(nowMs: number, limit: number): ExpiredKey[] {
+    const heap = this.heap;
+    // Drop stale items at the top; they carry no information.
+    while (heap.items.length > 0 && !isCurrent(heap.items[0]!)) heap.pop();
+    const out: ExpiredKey[] = [];
+    // Walk the heap's subtree of items with atMs < nowMs (expired: now > when), without popping:
+    // the keys stay until an expiry entry deletes them through the log.
+    const stack = [0];
+    while (stack.length > 0 && out.length < limit) {
+      const i = stack.pop()!;
+      const item = heap.items[i];
+      if (item === undefined || item.atMs >= nowMs) continue;
+      if (isCurrent(item)) out.push({ db: item.db.index, key: Buffer.from(item.key, 'latin1') });
+      stack.push(2 * i + 2, 2 * i + 1);
+    }
+    return out;
+  }
+
+  /** Count of keys in a database whose time has passed at `nowMs` but that are still stored. */
+  expiredCount(dbIndex: number, nowMs: number): number {
+    const db = this.db(dbIndex);
+    if (db.expiresCount === 0) return 0;
+    let count = 0;
+    const stack = [0];
+    const items = this.heap.items;
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      const item = items[i];
+      if (item === undefined || item.atMs >= nowMs) continue;
+      if (item.db === db && isCurrent(item)) count++;
+      stack.push(2 * i + 2, 2 * i + 1);
+    }
+    return count;
+  }
+
+  /** Keys that exist and are live at `nowMs`. */
+  liveCount(dbIndex: number, nowMs: number): number {
+    return this.db(dbIndex).size - this.expiredCount(dbIndex, nowMs);
+  }
+
+  /** FLUSHDB: the old slots go to the snapshot if one is reading them, else to the collector. */
+  flush(dbIndex: number): void {
+    this.assertMutable();
+    const old = this.db(dbIndex);
+    const fresh = new Db(dbIndex);
+    fresh.epoch = this.index;
+    fresh.tombstoneFloor = Math.max(old.tombstoneFloor, this.index);
+    this.replaceDb(old, fresh);
+  }
+
+  private replaceDb(old: Db, fresh: Db): void {
+    // A snapshot still reading `old` keeps reading its (now frozen) slots through its tracker.
+    this.dbs[old.index] = fresh;
+    if (this.cow !== null) {
+      const tracker = this.cow.trackers.get(old);
+      if (tracker !== undefined) {
+        this.cow.trackers.delete(old);
+        // Keyed by the new Db too so its writes are recognized (its slots differ: no copies made).
+        this.cow.trackers.set(fresh, tracker);
+      }
+    }
+  }
+
+  /** SWAPDB. */
+  swap(a: number, b: number): void {
+    this.assertMutable();
+    if (a === b) return;
+    const dbA = this.db(a);
+    const dbB = this.db(b);
+    this.dbs[a] = dbB;
+    this.dbs[b] = dbA;
+    dbA.index = b;
+    dbB.index = a;
+    dbA.epoch = this.index;
+    dbB.epoch = this.index;
+  }
+
+  /** Live keys of a database, in slot order. Stable while nothing is written. */
+  *liveKeys(dbIndex: number, nowMs: number): Generator<[string, Entry]> {
+    const slots = this.db(dbIndex).slots;
+    if (slots === undefined) return;
+    for (const map of slots) {
+      if (map === undefined) continue;
+      for (const pair of map) if (isLive(pair[1], nowMs)) yield pair;
+    }
+  }
+
+  /**
+   * One SCAN step, Redis's reverse-binary cursor over a virtual table of 2^bits buckets, where a
+   * key's bucket is the low `bits` bits of its slot hash. As in Redis (dict.c dictScan), a key
+   * present for the whole iteration is returned at least once, even if the table "resizes"
+   * (here: `bits` follows the key count) between calls.
+   * Returns the next cursor (0 when done). `visit` gets every live key of each bucket visited.
+   */
+  scan(dbIndex: number, cursor: bigint, count: number, nowMs: number, visit: (key: string, entry: Entry) => void): bigint {
+    const db = this.db(dbIndex);
+    const slots = db.slots;
+    if (slots === undefined || db.size === 0) return 0n;
+    const bits = Math.min(32, Math.max(2, Math.ceil(Math.log2(db.size + 1))));
+    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    let v = Number(cursor & 0xffffffffn) & mask;
+    v >>>= 0;
+    let visited = 0;
+    // As in Redis's scanGenericCommand: at most count*10 (+1) buckets per call.
+    let iterationsLeft = count * 10;
+    do {
+      if (bits <= SLOT_BITS) {
+        for (let slot = v; slot < SLOT_COUNT; slot += 1 << bits) {
+          const map = slots[slot];
+          if (map === undefined) continue;
+          for (const [key, entry] of map) {
+            if (isLive(entry, nowMs)) visit(key, entry);
+            visited++;
+          }
+        }
+      } else {
+        const map = slots[v & SLOT_MASK];
+        if (map !== undefined) {
+          for (const [key, entry] of map) {
+            if (((slotHash(key) & mask) >>> 0) !== v) continue;
+            if (isLive(entry, nowMs)) visit(key, entry);
+            visited++;
+          }
+        }
+      }
+      v = nextCursor(v, bits);
+    } while (v !== 0 && iterationsLeft-- !== 0 && visited < count);
+    return BigInt(v);
+  }
+
+  /** A live key chosen from `randomSlot` (any 32-bit number) onward, or undefined if none is live. */
+  randomKey(dbIndex: number, nowMs: number, random: number): string | undefined {
+    const slots = this.db(dbIndex).slots;
+    if (slots === undefined) return undefined;
+    const start = random & SLOT_MASK;
+    for (let step = 0; step < SLOT_COUNT; step++) {
+      const map = slots[(start + step) & SLOT_MASK];
+      if (map === undefined) continue;
+      const live: string[] = [];
+      for (const [key, entry] of map) if (isLive(entry, nowMs)) live.push(key);
+      if (live.length > 0) return live[(random >>> SLOT_BITS) % live.length];
+    }
+    return undefined;
+  }
+
+  /** The digest of the whole keyspace: independent of insertion order, 16 hex digits. */
+  digest(): string {
+    let lanes: [number, number] = [0x12345678, 0x9abcdef0];
+    for (const db of this.dbs) {
+      if (db.size === 0) continue;
+      lanes = mixNumbers(lanes, db.index, db.size, db.digestA, db.digestB);
+    }
+    return lanes[0].toString(16).padStart(8, '0') + lanes[1].toString(16).padStart(8, '0');
+  }
+}
+
+function reverseBits(value: number, bits: number): number {
+  let v = value >>> 0;
+  let out = 0;
+  for (let i = 0; i < bits; i++) {
+    out = ((out << 1) | (v & 1)) >>> 0;
+    v >>>= 1;
+  }
+  return out;
+}
+
+/** dictScan's cursor step: increment the reversed cursor (high bits first). */
+function nextCursor(v: number, bits: number): number {
+  const size = 2 ** bits;
+  return reverseBits((reverseBits(v, bits) + 1) % size, bits);
+}
