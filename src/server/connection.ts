@@ -1,0 +1,667 @@
+// One client connection: socket bytes in, replies out, in request order.
+//
+// The request path follows Redis 7.0's processInputBuffer/processCommand: parse a request,
+// resolve it against the command table (unknown command, unknown subcommand, arity), check AUTH,
+// check MULTI state, then either queue it (inside MULTI), answer it here (connection commands) or
+// hand it to the Executor (keyspace and server commands). Replies go out in request order even
+// though executor replies arrive later (a write waits for its Raft commit): every command gets a
+// slot in `slots`, and slots are written from the head as soon as they are filled. Replies
+// produced during one event-loop turn are written with one socket write (ReplyWriter).
+//
+// Bounds (STYLE.md: a bound on everything that grows): the parser's buffer and the queued
+// transaction count against `client-query-buffer-limit` (the client is disconnected beyond it, as
+// in Redis); at most `maxInflightCommands` commands wait for their replies and at most
+// `maxOutputBufferBytes` wait in the socket, beyond which the connection stops reading until they
+// drain, so a client that pipelines without reading cannot make the server grow.
+//
+// Two kinds of command wait until every earlier command of the connection has been answered:
+// WATCH (the modification index it records must include the client's own earlier writes) and
+// server commands (INFO or CONFIG GET must see them too). After an EXEC whose transaction changes
+// connection state (SELECT, CLIENT SETNAME, HELLO, AUTH, ...), later commands wait for the EXEC's
+// reply, since that is when the queued connection commands take effect.
+
+import type { Socket } from 'node:net';
+import { isExecutable } from '../commands/handlers.js';
+import { resolveCommand } from '../commands/table.js';
+import type { CommandSpec } from '../commands/types.js';
+import { encodeReply, ReplyWriter, type ProtocolVersion } from '../resp/encoder.js';
+import { error, NULL_ARRAY, OK, QUEUED, simple, EMPTY_ARRAY } from '../resp/replies.js';
+import type { Reply } from '../resp/reply.js';
+import { ProtocolError, RequestParser } from '../resp/request-parser.js';
+import type { ClientDescription, ClientRegistry, ClientSettings, RegisteredClient } from './client-registry.js';
+import { NOAUTH, parseDatabaseIndex, runConnectionCommand, type ConnectionState } from './connection-commands.js';
+import type { ClientView, Completion, Executor, Watch } from './executor.js';
+
+export interface ConnectionOptions {
+  readonly executor: Executor;
+  readonly registry: ClientRegistry;
+  /** Wall-clock milliseconds, for CLIENT LIST age and idle. */
+  readonly nowMs?: () => number;
+  /** Commands dispatched but not yet answered before the connection stops reading. */
+  readonly maxInflightCommands?: number;
+  /** Bytes queued in the socket before the connection stops reading. */
+  readonly maxOutputBufferBytes?: number;
+}
+
+export const DEFAULT_MAX_INFLIGHT_COMMANDS = 4096;
+export const DEFAULT_MAX_OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024;
+
+const MAX_CLIENTS_REACHED = Buffer.from('-ERR max number of clients reached\r\n');
+const EXECABORT: Reply = error('EXECABORT Transaction discarded because of previous errors.');
+const RESET: Reply = simple('RESET');
+
+/** Commands that run at once even inside MULTI (Redis processCommand's exception list). */
+const RUNS_INSIDE_MULTI = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+/** Queued connection commands whose effect later commands may depend on. */
+const STATELESS_CONNECTION_COMMANDS = new Set(['ping', 'echo', 'client|id', 'client|getname', 'client|info', 'client|list', 'client|help', 'unwatch']);
+
+const FLAG_NO_AUTH = 1;
+const FLAG_NO_MULTI = 2;
+const flagCache = new WeakMap<CommandSpec, number>();
+
+function flagBits(spec: CommandSpec): number {
+  let bits = flagCache.get(spec);
+  if (bits === undefined) {
+    bits = (spec.flags.includes('no_auth') ? FLAG_NO_AUTH : 0) | (spec.flags.includes('no_multi') ? FLAG_NO_MULTI : 0);
+    flagCache.set(spec, bits);
+  }
+  return bits;
+}
+
+/**
+ * Whether a queued command goes to the state machine with the transaction: every data command
+ * (even one the machine does not know, so that it answers the error), and the connection and
+ * server commands it executes deterministically (SELECT, PING, ECHO, TIME).
+ */
+function runsInStateMachine(spec: CommandSpec): boolean {
+  return spec.route === 'write' || spec.route === 'read' || isExecutable(spec.name);
+}
+
+/** Whether `arg` spells `word` (lower-case ASCII) in any case. */
+function isWord(arg: Buffer, word: string): boolean {
+  if (arg.length !== word.length) return false;
+  for (let index = 0; index < word.length; index++) {
+    if ((arg[index]! | 0x20) !== word.charCodeAt(index)) return false;
+  }
+  return true;
+}
+
+/** "ip:port" as Redis formats it: IPv6 in brackets, IPv4-mapped IPv6 as plain IPv4. */
+function formatAddress(host: string | undefined, port: number | undefined): string {
+  if (host === undefined || port === undefined) return '?:0';
+  const plain = host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host;
+  return plain.includes(':') ? `[${plain}]:${port}` : `${plain}:${port}`;
+}
+
+/**
+ * Admits a new socket as a client, or refuses it with Redis's maxclients error and closes it.
+ * Returns the connection, or null if refused.
+ */
+export function acceptClient(socket: Socket, options: ConnectionOptions): Connection | null {
+  if (!options.registry.admits()) {
+    options.registry.stats.connectionsRejected++;
+    socket.on('error', () => undefined);
+    socket.end(MAX_CLIENTS_REACHED);
+    return null;
+  }
+  return new Connection(socket, options);
+}
+
+interface QueuedCommand {
+  readonly spec: CommandSpec;
+  readonly argv: readonly Buffer[];
+}
+
+/** The place of one reply in the connection's output order. */
+class PendingReply implements Completion {
+  reply: Reply | null = null;
+  constructor(
+    private readonly connection: Connection,
+    readonly protocol: ProtocolVersion,
+  ) {}
+
+  complete(reply: Reply): void {
+    this.connection.settle(this, reply);
+  }
+}
+
+export class Connection implements RegisteredClient, ConnectionState {
+  readonly id: number;
+  readonly registry: ClientRegistry;
+  db = 0;
+  protocol: ProtocolVersion = 2;
+  name: string | null = null;
+  authenticated: boolean;
+  staleReads = false;
+
+  private readonly socket: Socket;
+  private readonly executor: Executor;
+  private readonly settings: ClientSettings;
+  private readonly clock: () => number;
+  private readonly maxInflightCommands: number;
+  private readonly maxOutputBufferBytes: number;
+  private readonly parser: RequestParser;
+  private readonly writer = new ReplyWriter();
+  private readonly address: string;
+  private readonly localAddress: string;
+  private readonly createdMs: number;
+  private lastInteractionMs: number;
+  /** CLIENT LIST `cmd=`: the table name of the last command resolved, "NULL" if unknown. */
+  private lastCommand = 'NULL';
+
+  /** Commands queued since MULTI, or null outside MULTI. */
+  private transaction: QueuedCommand[] | null = null;
+  /** Redis CLIENT_DIRTY_EXEC: a command was rejected while queuing, so EXEC aborts. */
+  private transactionDirty = false;
+  /** Bytes of the queued commands' arguments (Redis multi-mem). */
+  private transactionBytes = 0;
+  private watches: Watch[] = [];
+
+  /**
+   * Replies in request order. Slots before `slotHead` have been handed to the writer; the
+   * others wait for their reply or for an earlier slot. Invariant: when no slot is waiting,
+   * `slots` is empty, so a reply produced synchronously goes straight to the writer.
+   */
+  private slots: PendingReply[] = [];
+  private slotHead = 0;
+  /** No command runs until every earlier one is answered (see the file comment). */
+  private waitForIdle = false;
+  /** The command that asked for `waitForIdle`, run once the connection is idle. */
+  private deferred: QueuedCommand | null = null;
+
+  /** QUIT, a protocol error or CLIENT KILL of oneself: stop reading, send what is due, close. */
+  private closing = false;
+  private closed = false;
+  /** The client shut down its side: close once the requests received are answered. */
+  private inputEnded = false;
+  private processing = false;
+  private flushScheduled = false;
+  private readingPaused = false;
+
+  constructor(socket: Socket, options: ConnectionOptions) {
+    this.socket = socket;
+    this.executor = options.executor;
+    this.registry = options.registry;
+    this.settings = options.registry.settings;
+    this.clock = options.nowMs ?? Date.now;
+    this.maxInflightCommands = options.maxInflightCommands ?? DEFAULT_MAX_INFLIGHT_COMMANDS;
+    this.maxOutputBufferBytes = options.maxOutputBufferBytes ?? DEFAULT_MAX_OUTPUT_BUFFER_BYTES;
+    this.parser = new RequestParser({ maxBulkLengthBytes: this.settings.protoMaxBulkLenBytes });
+    this.id = this.registry.allocateId();
+    // Redis clientSetDefaultAuth: a client starts authenticated when no password is required.
+    this.authenticated = this.settings.requirepass === null;
+    this.address = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
+    this.createdMs = this.clock();
+    this.lastInteractionMs = this.createdMs;
+    this.registry.add(this);
+
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 300_000);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.resumeIfIdle());
+    socket.on('error', () => undefined);
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onClose());
+  }
+
+  // ---- RegisteredClient and ConnectionState ------------------------------------------------
+
+  nowMs(): number {
+    return this.clock();
+  }
+
+  describe(nowMs: number): ClientDescription {
+    let flags = '';
+    if (this.transaction !== null) flags += 'x';
+    if (this.closing) flags += 'c';
+    if (this.staleReads) flags += 'r';
+    return {
+      id: this.id,
+      addr: this.address,
+      laddr: this.localAddress,
+      fd: (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1,
+      name: this.name ?? '',
+      ageSeconds: Math.floor((nowMs - this.createdMs) / 1000),
+      idleSeconds: Math.floor((nowMs - this.lastInteractionMs) / 1000),
+      flags: flags === '' ? 'N' : flags,
+      db: this.db,
+      multi: this.transaction === null ? -1 : this.transaction.length,
+      queryBufferBytes: this.parser.bufferedBytes,
+      argvMemoryBytes: 0,
+      multiMemoryBytes: this.transactionBytes,
+      outputListLength: this.slots.length - this.slotHead,
+      outputMemoryBytes: this.socket.writableLength,
+      lastCommand: this.lastCommand,
+      protocol: this.protocol,
+    };
+  }
+
+  kill(): void {
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  closeAfterReply(): void {
+    this.closing = true;
+  }
+
+  unwatchAll(): void {
+    this.watches = [];
+  }
+
+  /** What an executor's server commands see of this client. */
+  view(): ClientView {
+    return { id: this.id, db: this.db, protocol: this.protocol, name: this.name, address: this.address };
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.closing) return;
+    this.parser.feed(chunk);
+    this.lastInteractionMs = this.clock();
+    if (this.parser.bufferedBytes + this.transactionBytes > this.settings.clientQueryBufferLimitBytes) {
+      // Redis closes such a client without a reply ("reached max query buffer length").
+      this.kill();
+      return;
+    }
+    this.processInput();
+  }
+
+  private inflightCount(): number {
+    return this.slots.length - this.slotHead;
+  }
+
+  /** Why the connection may not take the next command now, if it may not. */
+  private blocked(): boolean {
+    if (this.closed || this.closing) return true;
+    if (this.waitForIdle && this.inflightCount() > 0) return true;
+    return this.inflightCount() >= this.maxInflightCommands || this.socket.writableLength > this.maxOutputBufferBytes;
+  }
+
+  private processInput(): void {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (!this.blocked()) {
+        if (this.waitForIdle) {
+          this.waitForIdle = false;
+          const deferred = this.deferred;
+          if (deferred !== null) {
+            this.deferred = null;
+            this.dispatch(deferred.spec, deferred.argv);
+            continue;
+          }
+        }
+        this.parser.unauthenticated = this.authRequired();
+        this.parser.maxBulkLengthBytes = this.settings.protoMaxBulkLenBytes;
+        let argv: Buffer[] | null;
+        try {
+          argv = this.parser.next();
+        } catch (caught) {
+          if (!(caught instanceof ProtocolError)) throw caught;
+          this.reply(error(caught.message));
+          this.closing = true;
+          break;
+        }
+        if (argv === null) {
+          if (this.inputEnded) this.closing = true;
+          break;
+        }
+        this.execute(argv);
+      }
+    } finally {
+      this.processing = false;
+    }
+    const blocked = this.blocked();
+    if (blocked && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+    } else if (!blocked && this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+    this.scheduleFlush();
+  }
+
+  private resumeIfIdle(): void {
+    if (this.readingPaused || this.waitForIdle) this.processInput();
+  }
+
+  private authRequired(): boolean {
+    return this.settings.requirepass !== null && !this.authenticated;
+  }
+
+  /** Redis processCommand, up to the point where the command runs or is queued. */
+  private execute(argv: Buffer[]): void {
+    const first = argv[0]!;
+    // Redis handles QUIT before looking the command up: any arguments, even before AUTH.
+    if (isWord(first, 'quit')) {
+      this.reply(OK);
+      this.closing = true;
+      return;
+    }
+    // Redis's "Possible SECURITY ATTACK detected" (an HTTP request sent to the port): close at
+    // once, without a reply and without what was pending.
+    if (isWord(first, 'post') || isWord(first, 'host:')) {
+      this.kill();
+      return;
+    }
+    const resolution = resolveCommand(argv);
+    if (!resolution.ok) {
+      this.lastCommand = 'NULL';
+      this.reject(resolution.error);
+      return;
+    }
+    const spec = resolution.spec;
+    this.lastCommand = spec.name;
+    const flags = flagBits(spec);
+    if (this.authRequired() && (flags & FLAG_NO_AUTH) === 0) {
+      this.reject(NOAUTH);
+      return;
+    }
+    if (this.transaction !== null) {
+      if ((flags & FLAG_NO_MULTI) !== 0) {
+        this.reject(error('ERR Command not allowed inside a transaction'));
+        return;
+      }
+      if (!RUNS_INSIDE_MULTI.has(spec.name)) {
+        this.queue(spec, argv);
+        return;
+      }
+    }
+    if ((spec.route === 'server' || spec.name === 'watch') && this.inflightCount() > 0) {
+      this.deferred = { spec, argv };
+      this.waitForIdle = true;
+      return;
+    }
+    this.dispatch(spec, argv);
+  }
+
+  /** Redis rejectCommand: the error, and inside MULTI the transaction is doomed. */
+  private reject(reply: Reply): void {
+    if (this.transaction !== null) this.transactionDirty = true;
+    this.reply(reply);
+  }
+
+  private queue(spec: CommandSpec, argv: readonly Buffer[]): void {
+    // Redis stops storing commands once the transaction is doomed, but still answers QUEUED.
+    if (!this.transactionDirty && this.transaction !== null) {
+      // Copied into one buffer: views into socket chunks would pin whole chunks for the
+      // lifetime of the transaction.
+      let size = 0;
+      for (const arg of argv) size += arg.length;
+      const storage = Buffer.allocUnsafe(size);
+      const copy: Buffer[] = [];
+      let offset = 0;
+      for (const arg of argv) {
+        arg.copy(storage, offset);
+        copy.push(storage.subarray(offset, offset + arg.length));
+        offset += arg.length;
+      }
+      this.transaction.push({ spec, argv: copy });
+      this.transactionBytes += size;
+    }
+    this.reply(QUEUED);
+  }
+
+  private dispatch(spec: CommandSpec, argv: readonly Buffer[]): void {
+    this.registry.stats.commandsProcessed++;
+    switch (spec.route) {
+      case 'write':
+        this.executor.write(this.db, argv, this.newSlot());
+        return;
+      case 'read':
+        this.executor.read(this.db, argv, this.staleReads ? 'stale' : 'linearizable', this.newSlot());
+        return;
+      case 'server':
+        this.executor.server(this.view(), spec, argv, this.newSlot());
+        return;
+      case 'connection':
+        this.runConnection(spec, argv);
+        return;
+      default: {
+        const never: never = spec.route;
+        throw new Error(`connection: command ${spec.name} has unknown route ${String(never)}`);
+      }
+    }
+  }
+
+  private runConnection(spec: CommandSpec, argv: readonly Buffer[]): void {
+    switch (spec.name) {
+      case 'multi':
+        if (this.transaction !== null) {
+          this.reply(error('ERR MULTI calls can not be nested'));
+          return;
+        }
+        this.transaction = [];
+        this.transactionDirty = false;
+        this.transactionBytes = 0;
+        this.reply(OK);
+        return;
+      case 'discard':
+        if (this.transaction === null) {
+          this.reply(error('ERR DISCARD without MULTI'));
+          return;
+        }
+        this.discardTransaction();
+        this.reply(OK);
+        return;
+      case 'watch':
+        if (this.transaction !== null) {
+          this.reply(error('ERR WATCH inside MULTI is not allowed'));
+          return;
+        }
+        for (let index = 1; index < argv.length; index++) this.watch(argv[index]!);
+        this.reply(OK);
+        return;
+      case 'exec':
+        this.exec();
+        return;
+      case 'reset':
+        this.reset();
+        this.reply(RESET);
+        return;
+      default:
+        this.reply(runConnectionCommand(this, spec, argv));
+    }
+  }
+
+  private watch(key: Buffer): void {
+    for (const watch of this.watches) {
+      if (watch.db === this.db && watch.key.equals(key)) return;
+    }
+    this.watches.push(this.executor.watch(this.db, Buffer.from(key)));
+  }
+
+  private discardTransaction(): void {
+    this.transaction = null;
+    this.transactionDirty = false;
+    this.transactionBytes = 0;
+    this.unwatchAll();
+  }
+
+  /** Redis clearClientConnectionState. */
+  private reset(): void {
+    this.discardTransaction();
+    this.db = 0;
+    this.protocol = 2;
+    this.authenticated = this.settings.requirepass === null;
+    this.name = null;
+    this.staleReads = false;
+  }
+
+  // ---- transactions ------------------------------------------------------------------------
+
+  private exec(): void {
+    const queued = this.transaction;
+    if (queued === null) {
+      this.reply(error('ERR EXEC without MULTI'));
+      return;
+    }
+    if (this.transactionDirty) {
+      this.discardTransaction();
+      this.reply(EXECABORT);
+      return;
+    }
+    const watches = this.watches;
+    this.discardTransaction();
+    // What the state machine executes (data commands, and SELECT, PING, ECHO, TIME) goes to it as
+    // one entry; the connection answers the others once it knows the transaction ran.
+    const keyspace: (readonly Buffer[])[] = [];
+    let changesState = false;
+    for (const command of queued) {
+      if (runsInStateMachine(command.spec)) {
+        keyspace.push(command.argv);
+        if (command.spec.name === 'select') changesState = true;
+      } else if (command.spec.route === 'connection' && !STATELESS_CONNECTION_COMMANDS.has(command.spec.name)) {
+        changesState = true;
+      }
+    }
+    const slot = this.newSlot();
+    if (changesState) this.waitForIdle = true;
+    if (keyspace.length === 0 && watches.length === 0) {
+      this.finishTransaction(slot, queued, EMPTY_ARRAY);
+      return;
+    }
+    this.executor.transaction(this.db, keyspace, watches, {
+      complete: (outcome: Reply) => this.finishTransaction(slot, queued, outcome),
+    });
+  }
+
+  /**
+   * Builds EXEC's reply once the state machine has answered: its replies for the keyspace
+   * commands, interleaved with the connection's own for the others, run now in queue order.
+   */
+  private finishTransaction(slot: PendingReply, queued: readonly QueuedCommand[], outcome: Reply): void {
+    if (outcome.kind !== 'array') {
+      // A null array (a watched key changed) or an error: nothing else runs.
+      slot.complete(outcome.kind === 'nullArray' ? NULL_ARRAY : outcome);
+      return;
+    }
+    const replies: Reply[] = [];
+    const servers: { index: number; protocol: ProtocolVersion; spec: CommandSpec; argv: readonly Buffer[] }[] = [];
+    let keyspaceIndex = 0;
+    for (const command of queued) {
+      const { spec, argv } = command;
+      let reply: Reply;
+      if (runsInStateMachine(spec)) {
+        const applied = outcome.value[keyspaceIndex++];
+        if (applied === undefined) {
+          throw new Error(`connection: transaction of ${queued.length} commands got ${outcome.value.length} replies`);
+        }
+        reply = applied;
+        if (spec.name === 'select' && reply.kind !== 'error') {
+          const db = parseDatabaseIndex(argv[1]!);
+          if (typeof db === 'number') this.db = db;
+        }
+      } else if (spec.route === 'server') {
+        servers.push({ index: replies.length, protocol: this.protocol, spec, argv });
+        reply = NULL_ARRAY;
+      } else {
+        reply = runConnectionCommand(this, spec, argv);
+      }
+      // Redis writes each reply in the protocol in force when it ran: after a HELLO inside the
+      // transaction, the rest of EXEC's array is in the new protocol.
+      replies.push(this.protocol === slot.protocol ? reply : { kind: 'raw', value: encodeReply(reply, this.protocol) });
+    }
+    if (servers.length === 0) {
+      slot.complete({ kind: 'array', value: replies });
+      return;
+    }
+    // Server commands inside MULTI (TIME, INFO, ...) answer through the executor, maybe later.
+    let remaining = servers.length;
+    for (const { index, protocol, spec, argv } of servers) {
+      this.executor.server(this.view(), spec, argv, {
+        complete: (reply: Reply) => {
+          replies[index] = protocol === slot.protocol ? reply : { kind: 'raw', value: encodeReply(reply, protocol) };
+          if (--remaining === 0) slot.complete({ kind: 'array', value: replies });
+        },
+      });
+    }
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  /** A reply produced now, in order after every reply still pending. */
+  private reply(reply: Reply): void {
+    if (this.slots.length === 0) {
+      this.writer.push(reply, this.protocol);
+      return;
+    }
+    const slot = new PendingReply(this, this.protocol);
+    slot.reply = reply;
+    this.slots.push(slot);
+  }
+
+  private newSlot(): PendingReply {
+    const slot = new PendingReply(this, this.protocol);
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Called by a PendingReply when its reply arrives. */
+  settle(slot: PendingReply, reply: Reply): void {
+    if (slot.reply !== null) throw new Error(`connection ${this.id}: a reply was completed twice`);
+    slot.reply = reply;
+    if (this.closed || this.slots[this.slotHead] !== slot) return;
+    while (this.slotHead < this.slots.length) {
+      const head = this.slots[this.slotHead]!;
+      if (head.reply === null) break;
+      this.writer.push(head.reply, head.protocol);
+      this.slotHead++;
+    }
+    if (this.slotHead === this.slots.length) {
+      this.slots = [];
+      this.slotHead = 0;
+    } else if (this.slotHead >= 1024 && this.slotHead * 2 >= this.slots.length) {
+      this.slots = this.slots.slice(this.slotHead);
+      this.slotHead = 0;
+    }
+    this.scheduleFlush();
+    if (!this.processing) this.resumeIfIdle();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    process.nextTick(flushConnection, this);
+  }
+
+  /** Writes what is due; closes the connection if it was closing and nothing is pending. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    this.writer.flushTo(this.socket);
+    if (this.closing && this.inflightCount() === 0) {
+      this.closed = true;
+      this.socket.end(() => this.socket.destroy());
+      this.registry.remove(this);
+    }
+  }
+
+  /**
+   * The client shut down its side. With `allowHalfOpen` (as the servers create their sockets)
+   * the requests already received still run and their replies are written before closing, as
+   * Redis writes what it has produced before it reads the end of the stream.
+   */
+  private onEnd(): void {
+    this.inputEnded = true;
+    this.processInput();
+  }
+
+  private onClose(): void {
+    if (!this.closed) this.closed = true;
+    this.registry.remove(this);
+    this.slots = [];
+    this.slotHead = 0;
+    this.transaction = null;
+    this.watches = [];
+    this.deferred = null;
+  }
+}
+
+function flushConnection(connection: Connection): void {
+  connection.flush();
+}
