@@ -225,7 +225,7 @@ export class SimDisk {
     const seen = new Set<number>();
     for (const entry of this.dirs.values()) {
       for (const id of entry.current.values()) {
-        if (seen.has(id)) continue;
+        if (id === 0 || seen.has(id)) continue;
         seen.add(id);
         used += this.inodes.get(id)!.current.length;
       }

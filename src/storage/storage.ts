@@ -16,7 +16,7 @@ import {
   type SnapshotFileInfo, type SnapshotWriter,
 } from './snapshot.js';
 import { SyncStats } from './sync-stats.js';
-import { Wal } from './wal.js';
+import { Wal, type WalRecovery } from './wal.js';
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 << 20;
 export const DEFAULT_SNAPSHOTS_RETAINED = 2;
@@ -108,10 +108,9 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
 
   // Snapshots first: the newest one that checks out is where the log has to reach back to.
   const { valid, corrupt, older } = await loadSnapshots(fs, snapDir, logger);
-  const snapshot = valid?.meta;
   let opened;
   try {
-    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, fsync, repair, logger, syncStats }, snapshot);
+    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, fsync, repair, logger, syncStats }, valid?.meta);
   } catch (error) {
     // The log needs an older state than the newest valid snapshot: report the bad snapshot that
     // would have covered it, which is the real cause.
@@ -121,8 +120,35 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     }
     throw error;
   }
-  const { wal, recovery } = opened;
+  try {
+    return await reconcile({ fs, dir, snapDir, walDir, fsync, repair, retained, logger, syncStats, ...opened, valid, corrupt, older });
+  } catch (error) {
+    await opened.wal.close().catch(() => undefined);
+    throw error;
+  }
+}
 
+interface Recovered {
+  readonly fs: StorageFs;
+  readonly dir: string;
+  readonly snapDir: string;
+  readonly walDir: string;
+  readonly fsync: boolean;
+  readonly repair: boolean;
+  readonly retained: number;
+  readonly logger: StorageLogger;
+  readonly syncStats: SyncStats;
+  readonly wal: Wal;
+  readonly recovery: WalRecovery;
+  readonly valid: SnapshotFileInfo | undefined;
+  readonly corrupt: readonly CorruptSnapshot[];
+  readonly older: readonly SnapshotFileInfo[];
+}
+
+/** Makes the recovered log, snapshot and hard state agree, and builds the storage. */
+async function reconcile(found: Recovered): Promise<{ storage: DiskStorage; recovered: RecoveredState }> {
+  const { fs, dir, snapDir, walDir, fsync, repair, retained, logger, syncStats, wal, recovery, valid, corrupt, older } = found;
+  const snapshot = valid?.meta;
   for (const bad of corrupt) {
     // The log reaches back to an older snapshot, so nothing is lost; set the bad file aside,
     // under a name no later open will load, for someone to look at.
@@ -154,6 +180,15 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   }
 
   let hardState = recovery.hardState;
+  if (snapshot !== undefined && snapshot.term > hardState.term) {
+    // Only an install interrupted between the snapshot file and the log's reset leaves a snapshot
+    // from a later term than the hard state. The node had taken the leader's term when it
+    // accepted the snapshot (Raft Figure 2: a higher term in any RPC is adopted); it cannot have
+    // voted in that term yet, or the vote would be durable with the term.
+    hardState = { term: snapshot.term, vote: 0, commit: Math.max(hardState.commit, snapshot.index) };
+    logger.warn({ from: recovery.hardState, to: hardState }, "raising the term to the snapshot's: its install was interrupted");
+    await wal.append({ entries: [], hardState });
+  }
   const reach = Math.max(wal.lastIndex, snapshotIndex);
   if (hardState.commit > reach) {
     const at = recovery.hardStateAt;

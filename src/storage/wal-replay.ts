@@ -295,9 +295,9 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
     const corrupt = (offset: number, reason: string, cutOffset = batchStartBefore(offset)): ReplayCorruption =>
       new ReplayCorruption(new StorageCorruptionError(segment.path, offset, reason), { segmentIndex: j, offset: cutOffset });
 
-    if (failure !== undefined || committedEnd < bytes.length) {
+    if (failure !== undefined || committedEnd < bytes.length || committedCount === 0) {
       const problemAt = failure?.offset ?? committedEnd;
-      const problem = failure?.reason ?? 'the file ends inside a batch (no batch end record)';
+      const problem = failure?.reason ?? (bytes.length === 0 ? 'the segment is empty' : 'the file ends inside a batch (no batch end record)');
       if (!isLast) throw corrupt(problemAt, `${problem}, in a segment that is not the last`);
       if (failure?.kind === 'unknown-type') throw corrupt(problemAt, problem);
       if (failure !== undefined) {

@@ -1,0 +1,178 @@
+// Proves the write-ahead log's behaviour through openStorage/save/compact on the simulated disk:
+// what is saved comes back after a restart; each save costs exactly one fsync however many
+// entries it holds (group commit); a conflicting suffix is replaced, within a segment and across
+// segments; compaction removes only whole segments entirely at or below the snapshot and never
+// the active one; the log reaches back to the snapshot after compaction; and batches that would
+// break Raft's invariants (gaps, terms or votes going back) are refused before anything is written.
+import { describe, expect, it } from 'vitest';
+import type { HardState } from '../../../src/raft/types.js';
+import { openStorage, type StorageOptions } from '../../../src/storage/storage.js';
+import { SimDisk } from '../../../src/storage/sim-fs.js';
+import { RecordingLogger, entries, entry, shape } from './helpers.js';
+
+async function open(disk: SimDisk, options: Partial<StorageOptions> = {}) {
+  const logger = new RecordingLogger();
+  const opened = await openStorage('/node', { fs: disk.mount(), logger, segmentSizeBytes: 512, ...options });
+  return { ...opened, logger };
+}
+
+async function restart(disk: SimDisk, options: Partial<StorageOptions> = {}) {
+  disk.crash();
+  disk.reboot();
+  return open(disk, options);
+}
+
+const hs = (term: number, vote: number, commit: number): HardState => ({ term, vote, commit });
+
+describe('WAL', () => {
+  it('starts empty and brings back entries and hard state after a crash', async () => {
+    const disk = new SimDisk(1);
+    const { storage, recovered } = await open(disk);
+    expect(recovered).toEqual({ hardState: hs(0, 0, 0), snapshot: undefined, entries: [] });
+    await storage.save({ entries: entries(1, 3, 1), hardState: hs(1, 2, 1) });
+    await storage.save({ entries: [entry(4, 1, new Uint8Array(0), 'noop'), { ...entry(5, 1, ''), kind: 'conf', change: { type: 'addLearner', nodeId: 4, context: Buffer.from('h:1') } }] });
+    const again = await restart(disk);
+    expect(again.recovered.hardState).toEqual(hs(1, 2, 1));
+    expect(shape(again.recovered.entries)).toBe('1:1 2:1 3:1 4:1 5:1');
+    expect(again.recovered.entries[3]!.kind).toBe('noop');
+    expect(again.recovered.entries[4]!.change).toEqual({ type: 'addLearner', nodeId: 4, context: Buffer.from('h:1') });
+    expect(again.logger.problems).toEqual([]);
+  });
+
+  it('makes each save durable with exactly one fsync, whatever its size', async () => {
+    const disk = new SimDisk(2);
+    const { storage } = await open(disk, { segmentSizeBytes: 1 << 20 });
+    let next = 1;
+    for (const count of [1, 16, 128]) {
+      const before = disk.syncCount;
+      const statsBefore = storage.stats().fsyncCount;
+      await storage.save({ entries: entries(next, next + count - 1, 1), hardState: hs(1, 1, next) });
+      next += count;
+      expect(disk.syncCount - before).toBe(1);
+      expect(storage.stats().fsyncCount - statsBefore).toBe(1);
+    }
+    const stats = storage.stats();
+    expect(stats.lastIndex).toBe(145);
+    expect(stats.segmentCount).toBe(1);
+    expect(stats.logSizeBytes).toBe(disk.contents(`/node/wal/${disk.list('/node/wal')[0]}`)!.length);
+  });
+
+  it('rolls over to a new segment named by seq and first index, keeping segments near the size bound', async () => {
+    const disk = new SimDisk(3);
+    const { storage } = await open(disk, { segmentSizeBytes: 400 });
+    for (let index = 1; index <= 40; index++) await storage.save({ entries: [entry(index, 1)], hardState: hs(1, 1, index - 1) });
+    const names = disk.list('/node/wal');
+    expect(names.length).toBeGreaterThan(3);
+    names.forEach((name, k) => expect(name.startsWith((k + 1).toString(16).padStart(16, '0'))).toBe(true));
+    for (const name of names.slice(0, -1)) expect(disk.contents(`/node/wal/${name}`)!.length).toBeLessThanOrEqual(400);
+    // A batch larger than a whole segment still goes in, alone in an oversized segment.
+    await storage.save({ entries: entries(41, 80, 1) });
+    const again = await restart(disk, { segmentSizeBytes: 400 });
+    expect(again.recovered.entries.length).toBe(80);
+    expect(again.recovered.hardState).toEqual(hs(1, 1, 39));
+  });
+
+  it('replaces a conflicting suffix inside the active segment', async () => {
+    const disk = new SimDisk(4);
+    const { storage } = await open(disk, { segmentSizeBytes: 1 << 20 });
+    await storage.save({ entries: entries(1, 10, 1), hardState: hs(1, 1, 3) });
+    await storage.save({ entries: entries(6, 7, 2), hardState: hs(2, 0, 3) });
+    expect(storage.lastIndex).toBe(7);
+    const again = await restart(disk);
+    expect(shape(again.recovered.entries)).toBe('1:1 2:1 3:1 4:1 5:1 6:2 7:2');
+    await again.storage.save({ entries: entries(8, 9, 2) });
+    const third = await restart(disk);
+    expect(shape(third.recovered.entries)).toBe('1:1 2:1 3:1 4:1 5:1 6:2 7:2 8:2 9:2');
+  });
+
+  it('replaces a conflicting suffix that spans earlier segments', async () => {
+    const disk = new SimDisk(5);
+    const { storage } = await open(disk, { segmentSizeBytes: 300 });
+    for (let index = 1; index <= 30; index++) await storage.save({ entries: [entry(index, 1)] });
+    const segmentsBefore = disk.list('/node/wal').length;
+    expect(segmentsBefore).toBeGreaterThan(4);
+    await storage.save({ entries: entries(4, 6, 3), hardState: hs(3, 2, 3) });
+    const again = await restart(disk, { segmentSizeBytes: 300 });
+    expect(shape(again.recovered.entries)).toBe('1:1 2:1 3:1 4:3 5:3 6:3');
+    expect(again.recovered.hardState).toEqual(hs(3, 2, 3));
+  });
+
+  it('compacts only whole segments at or below the snapshot, never the active one', async () => {
+    const disk = new SimDisk(6);
+    const { storage } = await open(disk, { segmentSizeBytes: 300 });
+    for (let index = 1; index <= 30; index++) await storage.save({ entries: [entry(index, 1)], hardState: hs(1, 1, index) });
+    // Which segment holds which index, read back from the files themselves.
+    const holding = (): Map<string, number[]> => {
+      const map = new Map<string, number[]>();
+      for (const name of disk.list('/node/wal')) {
+        const text = disk.contents(`/node/wal/${name}`)!.toString('latin1');
+        map.set(name, [...text.matchAll(/v(\d+)/g)].map((m) => Number(m[1])));
+      }
+      return map;
+    };
+    const before = holding();
+    const writer = await storage.createSnapshot({ index: 17, term: 1, confState: { voters: [1], learners: [], removed: [] } });
+    await writer.write(Buffer.from('image at 17'));
+    await writer.finish();
+    const removed = await storage.compact(17);
+    const after = holding();
+    expect(removed).toBe(before.size - after.size);
+    expect(removed).toBeGreaterThan(0);
+    // Exactly the longest run of oldest segments holding nothing above 17, never the active one.
+    const names = [...before.keys()];
+    let expectedRemoved = 0;
+    while (expectedRemoved < names.length - 1 && before.get(names[expectedRemoved]!)!.every((index) => index <= 17)) expectedRemoved += 1;
+    expect(expectedRemoved).toBeGreaterThan(0);
+    expect([...after.keys()]).toEqual(names.slice(expectedRemoved));
+    // The segment holding 18 survives, and so the log still reaches back to the snapshot.
+    expect([...after.values()].some((indexes) => indexes.includes(18))).toBe(true);
+    await expect(storage.compact(18)).rejects.toThrow(/above the newest snapshot/);
+    const again = await restart(disk, { segmentSizeBytes: 300 });
+    expect(again.recovered.snapshot?.meta.index).toBe(17);
+    expect(shape(again.recovered.entries)).toBe(shape(entries(18, 30, 1)));
+    expect(again.recovered.hardState).toEqual(hs(1, 1, 30));
+  });
+
+  it('keeps the newest hard state after compacting every segment but the active one', async () => {
+    const disk = new SimDisk(7);
+    const { storage } = await open(disk, { segmentSizeBytes: 300 });
+    for (let index = 1; index <= 20; index++) await storage.save({ entries: [entry(index, 1)], hardState: hs(1, 1, index) });
+    await storage.save({ entries: [], hardState: hs(4, 3, 20) });
+    const writer = await storage.createSnapshot({ index: 20, term: 1, confState: { voters: [1], learners: [], removed: [] } });
+    await writer.finish();
+    await storage.compact(20);
+    expect(storage.stats().segmentCount).toBe(1);
+    const again = await restart(disk, { segmentSizeBytes: 300 });
+    expect(again.recovered.hardState).toEqual(hs(4, 3, 20));
+    expect(again.recovered.entries).toEqual([]);
+    await again.storage.save({ entries: [entry(21, 4)] });
+    expect(shape((await restart(disk, { segmentSizeBytes: 300 })).recovered.entries)).toBe('21:4');
+  });
+
+  it.each([
+    ['a gap after the last index', { entries: [entry(5, 1)] }, /gap/],
+    ['entries out of order', { entries: [entry(3, 1), entry(5, 1)] }, /follows/],
+    ['a term going back at the end of the log', { entries: [entry(3, 0)] }, /below the last term/],
+    ['a hard state term going back', { entries: [], hardState: hs(0, 0, 0) }, /goes back/],
+    ['a second vote in the same term', { entries: [], hardState: hs(1, 9, 1) }, /vote changes/],
+    ['a commit beyond the log', { entries: [], hardState: hs(1, 1, 3) }, /beyond the last index/],
+  ])('refuses %s before writing anything', async (_name, batch, message) => {
+    const disk = new SimDisk(8);
+    const { storage } = await open(disk);
+    await storage.save({ entries: entries(1, 2, 1), hardState: hs(1, 1, 1) });
+    const size = storage.stats().logSizeBytes;
+    await expect(storage.save(batch)).rejects.toThrow(message);
+    expect(storage.stats().logSizeBytes).toBe(size);
+    expect(storage.failure).toBeUndefined();
+    await storage.save({ entries: [entry(3, 1)] });
+  });
+
+  it("with fsync 'never' writes without syncing and says it is unsafe", async () => {
+    const disk = new SimDisk(9);
+    const { storage, logger } = await open(disk, { fsync: 'never' });
+    const before = disk.syncCount;
+    await storage.save({ entries: entries(1, 5, 1), hardState: hs(1, 1, 2) });
+    expect(disk.syncCount).toBe(before);
+    expect(logger.find('unsafe')?.level).toBe('warn');
+  });
+});
