@@ -38,6 +38,8 @@ export const REDIRECTS_MAX = 5;
 const ERROR_SAMPLES_MAX = 10;
 /** Bytes of one socket write when the pipeline allows many requests at once. */
 const WRITE_CHUNK_BYTES = 16 * 1024;
+/** Size of each connection's read buffer. */
+const READ_BUFFER_BYTES = 16 * 1024;
 
 /** Operating error: a connection failed or closed under the benchmark. */
 export class BenchConnectionError extends Error {
@@ -150,13 +152,18 @@ class Connection implements ReplySink {
     this.requestBytes = new Float64Array(capacity);
     this.redirects = new Uint8Array(capacity);
     this.scanner = new ReplyScanner(this);
-    // Writes made before the connection is up are queued by the socket itself.
-    this.socket = net.connect({ host, port });
-    this.socket.setNoDelay(true);
+    // Writes made before the connection is up are queued by the socket itself. Replies are
+    // read into one buffer per connection (`onread`), not a new Buffer and a stream 'data'
+    // event per read: the scanner is done with the bytes before the callback returns.
+    this.socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (size, buffer) => this.onData(buffer, size) },
+    });
     this.socket.on('connect', () => {
       this.connected = true;
     });
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error) => client.fail(new BenchConnectionError(`${address}: ${error.message}`)));
     this.socket.on('close', () => {
       if (!client.finished) client.fail(new BenchConnectionError(`${address}: connection closed by the server`));
@@ -205,16 +212,17 @@ class Connection implements ReplySink {
     this.outLength = 0;
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(buffer: Uint8Array, size: number): boolean {
     const stats = this.client.stats;
     stats.now = performance.now();
     try {
-      this.scanner.feed(chunk);
+      this.scanner.feed(buffer, size);
     } catch (error) {
       this.client.fail(new BenchConnectionError(`${this.address}: ${(error as Error).message}`));
-      return;
+      return false;
     }
     this.client.afterReplies();
+    return true;
   }
 
   onReply(kind: ReplyKind, sizeBytes: number, errorText: string | undefined): void {

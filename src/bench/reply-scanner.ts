@@ -75,8 +75,8 @@ export class ReplyScanner {
     return this.state === STATE_TYPE && this.depth === 0;
   }
 
-  feed(chunk: Uint8Array): void {
-    const length = chunk.length;
+  /** Scans the first `length` bytes of `chunk` (all of it by default). */
+  feed(chunk: Uint8Array, length = chunk.length): void {
     let index = 0;
     while (index < length) {
       if (this.state === STATE_TYPE) {
@@ -115,7 +115,9 @@ export class ReplyScanner {
     let index = start;
     if (type === BYTE_PLUS || type === BYTE_MINUS) {
       // Text lines: find the LF without looking at each byte in JavaScript.
-      const lf = chunk.indexOf(BYTE_LF, start);
+      let lf = chunk.indexOf(BYTE_LF, start);
+      // Bytes past `length` are stale (a reused read buffer): an LF there does not count.
+      if (lf >= length) lf = -1;
       const end = lf === -1 ? length : lf;
       if (type === BYTE_MINUS && this.errorText.length < ERROR_TEXT_BYTES_MAX) {
         const room = ERROR_TEXT_BYTES_MAX - this.errorText.length;

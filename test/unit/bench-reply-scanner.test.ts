@@ -84,6 +84,26 @@ describe('ReplyScanner', () => {
     expect(scan(bytes)).toEqual(EXPECTED);
   });
 
+  it('reads only the first `length` bytes of a reused read buffer, whatever lies past them', () => {
+    const buffer = Buffer.alloc(64, 0x0a);
+    const recorder = new Recorder();
+    const scanner = new ReplyScanner(recorder);
+    for (let cut = 0; cut <= STREAM.length; cut++) {
+      // Each part is copied into the start of a buffer whose tail holds stale LFs and CRLFs.
+      buffer.fill('\r\n');
+      const first = STREAM.subarray(0, cut);
+      const rest = STREAM.subarray(cut);
+      for (const part of [first, rest]) {
+        for (let offset = 0; offset < part.length; offset += 32) {
+          const piece = part.subarray(offset, offset + 32);
+          piece.copy(buffer);
+          scanner.feed(buffer, piece.length);
+        }
+      }
+    }
+    expect(recorder.seen).toEqual(Array.from({ length: STREAM.length + 1 }, () => EXPECTED).flat());
+  });
+
   it('is not idle in the middle of a reply, and emits nothing until the reply ends', () => {
     const recorder = new Recorder();
     const scanner = new ReplyScanner(recorder);
