@@ -22,6 +22,12 @@ const SLOT_MASK = SLOT_COUNT - 1;
 /** Tombstones kept per database before the oldest are folded into `tombstoneFloor`. */
 export const TOMBSTONES_PER_DB_MAX = 65536;
 
+/**
+ * FLUSHDB and SWAPDB record per-key WATCH versions for databases up to this many keys; beyond it
+ * they raise the database's epoch (a conservative abort of every transaction watching it).
+ */
+export const EXACT_WATCH_KEYS_MAX = 65536;
+
 /** Estimated bytes per key beyond the key and value themselves (Map slot, entry object, strings). */
 const ENTRY_OVERHEAD_BYTES = 96;
 
@@ -35,6 +41,14 @@ export interface Entry {
   /** bytesHash(value, 0), kept so a change of TTL or name does not rehash the value. */
   readonly valueHashA: number;
   readonly valueHashB: number;
+}
+
+/** Every stored entry of a database, expired ones included. */
+export function* storedEntries(db: Db): Generator<[string, Entry]> {
+  if (db.slots === undefined) return;
+  for (const map of db.slots) {
+    if (map !== undefined) yield* map;
+  }
 }
 
 export function isLive(entry: Entry, nowMs: number): boolean {
@@ -81,9 +95,9 @@ export class Db {
   tombstones = new Map<string, number>();
   tombstoneFloor = 0;
   /**
-   * The index of the last FLUSHDB, FLUSHALL or SWAPDB that touched this database: every key's
-   * WATCH version is at least this, so such a command aborts every transaction watching a key in
-   * it (Redis aborts only those whose key existed; documented in docs/compatibility.md).
+   * The index of the last FLUSHDB or SWAPDB of this database that was too large to record per-key
+   * versions (EXACT_WATCH_KEYS_MAX): every key's WATCH version is at least this, so such a command
+   * aborts every transaction watching a key in it (documented in docs/compatibility.md).
    */
   epoch = 0;
 
@@ -135,9 +149,11 @@ interface HeapItem {
   readonly atMs: number;
   readonly db: Db;
   readonly key: string;
+  /** The entry this item was pushed for: the item is current while the key still holds it. */
+  readonly entry: Entry;
 }
 
-/** A binary min-heap of expiry times with lazy invalidation (an item is stale if the key's TTL moved). */
+/** A binary min-heap of expiry times with lazy invalidation (an item is stale once its entry is replaced). */
 class ExpiryHeap {
   items: HeapItem[] = [];
 
@@ -174,7 +190,7 @@ class ExpiryHeap {
 }
 
 function isCurrent(item: HeapItem): boolean {
-  return item.db.get(item.key)?.expiresAtMs === item.atMs;
+  return item.db.get(item.key) === item.entry;
 }
 
 export interface ExpiredKey {
@@ -303,7 +319,7 @@ export class Keyspace {
     if (entry.expiresAtMs !== 0) {
       db.expiresCount++;
       db.expiresAtSumMs += entry.expiresAtMs;
-      if (old?.expiresAtMs !== entry.expiresAtMs) this.pushExpiry(db, key, entry.expiresAtMs);
+      this.pushExpiry(db, key, entry);
     }
   }
 
@@ -322,8 +338,8 @@ export class Keyspace {
     if (!saved.has(key)) saved.set(key, old ?? null);
   }
 
-  private pushExpiry(db: Db, key: string, atMs: number): void {
-    this.heap.push({ atMs, db, key });
+  private pushExpiry(db: Db, key: string, entry: Entry): void {
+    this.heap.push({ atMs: entry.expiresAtMs, db, key, entry });
     // Stale items (TTL changed, key deleted, database flushed) are dropped lazily; rebuild when
     // they outnumber the live ones so the heap stays bounded.
     let expiresTotal = 0;
@@ -337,7 +353,7 @@ export class Keyspace {
       if (db.expiresCount === 0 || db.slots === undefined) continue;
       for (const map of db.slots) {
         if (map === undefined) continue;
-        for (const [key, entry] of map) if (entry.expiresAtMs !== 0) items.push({ atMs: entry.expiresAtMs, db, key });
+        for (const [key, entry] of map) if (entry.expiresAtMs !== 0) items.push({ atMs: entry.expiresAtMs, db, key, entry });
       }
     }
     items.sort((x, y) => x.atMs - y.atMs);
@@ -385,14 +401,32 @@ export class Keyspace {
     return this.db(dbIndex).size - this.expiredCount(dbIndex, nowMs);
   }
 
-  /** FLUSHDB: the old slots go to the snapshot if one is reading them, else to the collector. */
+  /**
+   * FLUSHDB. The old slots go to the snapshot if one is reading them. For WATCH, every key that
+   * existed gets a tombstone (Redis touches exactly those); a database too large for that raises
+   * its epoch instead, which aborts every transaction watching a key in it.
+   */
   flush(dbIndex: number): void {
     this.assertMutable();
     const old = this.db(dbIndex);
     const fresh = new Db(dbIndex);
-    fresh.epoch = this.index;
-    fresh.tombstoneFloor = Math.max(old.tombstoneFloor, this.index);
+    fresh.tombstones = old.tombstones;
+    fresh.tombstoneFloor = old.tombstoneFloor;
+    fresh.epoch = old.epoch;
+    if (old.size <= EXACT_WATCH_KEYS_MAX) {
+      for (const [key, entry] of storedEntries(old)) fresh.addTombstone(key, this.deletionVersion(entry));
+    } else {
+      fresh.epoch = this.index;
+    }
     this.replaceDb(old, fresh);
+  }
+
+  /**
+   * The tombstone a deleted entry leaves: the current index, unless its time had already passed,
+   * in which case deleting it is no logical change (Redis: "expired key now deleted").
+   */
+  private deletionVersion(entry: Entry): number {
+    return isLive(entry, this.nowMs) ? this.index : entry.modIndex;
   }
 
   private replaceDb(old: Db, fresh: Db): void {
@@ -408,18 +442,48 @@ export class Keyspace {
     }
   }
 
-  /** SWAPDB. */
+  /**
+   * SWAPDB. The data moves; what WATCH knows of an index (tombstones, floor, epoch) stays with the
+   * index. Then, as Redis touches every watched key that exists in either database, every key
+   * stored in either gets a new version (a key whose time has passed keeps the one it had: no
+   * logical change). Databases too large for that raise their epochs instead.
+   */
   swap(a: number, b: number): void {
     this.assertMutable();
     if (a === b) return;
     const dbA = this.db(a);
     const dbB = this.db(b);
+    const exact = dbA.size + dbB.size <= EXACT_WATCH_KEYS_MAX;
+    const beforeA = exact ? new Map(storedEntries(dbA)) : undefined;
+    const beforeB = exact ? new Map(storedEntries(dbB)) : undefined;
     this.dbs[a] = dbB;
     this.dbs[b] = dbA;
     dbA.index = b;
     dbB.index = a;
-    dbA.epoch = this.index;
-    dbB.epoch = this.index;
+    [dbA.tombstones, dbB.tombstones] = [dbB.tombstones, dbA.tombstones];
+    [dbA.tombstoneFloor, dbB.tombstoneFloor] = [dbB.tombstoneFloor, dbA.tombstoneFloor];
+    [dbA.epoch, dbB.epoch] = [dbB.epoch, dbA.epoch];
+    if (beforeA === undefined || beforeB === undefined) {
+      dbA.epoch = this.index;
+      dbB.epoch = this.index;
+      return;
+    }
+    this.restampAfterSwap(dbB, beforeA, beforeB);
+    this.restampAfterSwap(dbA, beforeB, beforeA);
+  }
+
+  /** `target` now holds `after`; its index held `before`. */
+  private restampAfterSwap(target: Db, before: Map<string, Entry>, after: Map<string, Entry>): void {
+    for (const [key, entry] of after) {
+      const previous = before.get(key);
+      const previousVersion = previous?.modIndex ?? target.tombstones.get(key) ?? target.tombstoneFloor;
+      target.tombstones.delete(key);
+      const modIndex = isLive(entry, this.nowMs) ? this.index : previousVersion;
+      this.store(target, key, { ...entry, modIndex }, 0);
+    }
+    for (const [key, entry] of before) {
+      if (!after.has(key)) target.addTombstone(key, this.deletionVersion(entry));
+    }
   }
 
   /** Live keys of a database, in slot order. Stable while nothing is written. */
