@@ -422,6 +422,21 @@ export function encodeMessage(message: Message): Buffer {
   return encodeFrame({ type: 'message', message });
 }
 
+/**
+ * A snapshot chunk frame as [header, data, trailer], byte-identical to
+ * `encodeFrame({ type: 'snapshotChunk', data })` but without copying `data`: the sender writes
+ * the three parts in one corked write.
+ */
+export function encodeSnapshotChunkParts(data: Uint8Array): [Buffer, Uint8Array, Buffer] {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(FRAME_OVERHEAD_BYTES - 4 + data.length, 0);
+  header.writeUInt8(PROTOCOL_VERSION, 4);
+  header.writeUInt8(FRAME_CODES.snapshotChunk, 5);
+  const trailer = Buffer.allocUnsafe(FRAME_TRAILER_BYTES);
+  trailer.writeUInt32BE(crc32(data, crc32(header.subarray(4))), 0);
+  return [header, data, trailer];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoding. Every read is bounds-checked; every field that has a closed set of values is checked.
 

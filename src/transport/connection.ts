@@ -124,6 +124,16 @@ export class PeerConnection {
     return this.socket.write(bytes);
   }
 
+  /** Writes pre-encoded pieces as one corked write; returns what the last socket.write returned. */
+  sendParts(parts: readonly Uint8Array[]): boolean {
+    if (this.isClosed) throw new Error(`send on a ${this.step} connection to node ${this.peerId}`);
+    this.socket.cork();
+    let flowing = true;
+    for (const part of parts) flowing = this.socket.write(part);
+    this.socket.uncork();
+    return flowing;
+  }
+
   /** Tells the peer why, then ends the connection gracefully. */
   refuse(refusal: Refusal): void {
     if (this.isClosed) return;

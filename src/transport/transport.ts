@@ -15,7 +15,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { pino, type Logger } from 'pino';
 import type { Message, NodeId, SnapshotMessage } from '../raft/types.js';
 import { ChunkStream } from './chunk-stream.js';
-import { encodeMessage, FRAME_OVERHEAD_BYTES, type Frame } from './codec.js';
+import { encodeMessage, encodeSnapshotChunkParts, FRAME_OVERHEAD_BYTES, type Frame } from './codec.js';
 import { PeerConnection, type CloseInfo, type ConnectionContext, type ConnectionEvents } from './connection.js';
 
 export interface PeerAddress {
@@ -118,6 +118,8 @@ export interface TransportStats {
   readonly badFrameConnections: number;
   readonly snapshotsSent: number;
   readonly snapshotsReceived: number;
+  /** Snapshot bytes received and not yet taken by the handler, over all streams. */
+  readonly snapshotBufferedBytes: number;
 }
 
 export type TransportErrorCode = 'unknown-peer' | 'closed' | 'refused' | 'connection-lost' | 'timeout' | 'rejected' | 'source-failed';
@@ -171,6 +173,10 @@ interface SnapshotReceipt {
   stream: ChunkStream | undefined;
   receivedBytes: number;
   ended: boolean;
+  /** Bytes taken in this event-loop turn; see the turn budget in onSnapshotFrame. */
+  turnBytes: number;
+  /** Reading stopped until the next turn. */
+  throttled: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -366,9 +372,10 @@ export class PeerTransport {
             lane.throwIfClosed();
             const size = Math.min(this.limits.snapshotChunkBytes, piece.length - at);
             totalBytes += size;
-            if (!conn.send({ type: 'snapshotChunk', data: Buffer.from(piece.buffer, piece.byteOffset + at, size) })) {
-              await lane.drained();
-            }
+            // One chunk per turn at most: wait for the socket to drain, or at least for the
+            // next turn, so other sockets get their share of this thread between chunks.
+            if (conn.sendParts(encodeSnapshotChunkParts(piece.subarray(at, at + size)))) await nextTurn();
+            else await lane.drained();
           }
         }
       } catch (err) {
@@ -436,6 +443,7 @@ export class PeerTransport {
       badFrameConnections: this.badFrameConnections,
       snapshotsSent: this.snapshotsSent,
       snapshotsReceived: this.snapshotsReceived,
+      snapshotBufferedBytes: [...this.receipts.values()].reduce((sum, r) => sum + (r.stream?.bufferedBytes ?? 0), 0),
     };
   }
 
@@ -615,7 +623,7 @@ export class PeerTransport {
   private onInboundOpen(conn: PeerConnection): void {
     if (conn.lane === 'snapshot') {
       conn.socket.setTimeout(this.limits.snapshotIdleTimeoutMs);
-      this.receipts.set(conn, { from: conn.peerId, stream: undefined, receivedBytes: 0, ended: false });
+      this.receipts.set(conn, { from: conn.peerId, stream: undefined, receivedBytes: 0, ended: false, turnBytes: 0, throttled: false });
       return;
     }
     const previous = this.inbound.get(conn.peerId);
@@ -652,10 +660,7 @@ export class PeerTransport {
         if (message.from !== conn.peerId || message.to !== this.id) {
           return this.protocolError(conn, `a snapshot from ${message.from} to ${message.to} on the lane of ${conn.peerId} to ${this.id}`);
         }
-        const socket = conn.socket;
-        const stream = new ChunkStream(() => {
-          if (socket.isPaused() && stream.bufferedBytes < this.limits.snapshotBufferBytes) socket.resume();
-        });
+        const stream = new ChunkStream(() => this.resumeSnapshot(conn, receipt));
         receipt.stream = stream;
         this.log.info({ peer: conn.peerId, index: message.snapshot.meta.index, term: message.snapshot.meta.term }, 'receiving snapshot');
         const handler = this.options.onSnapshot;
@@ -671,7 +676,21 @@ export class PeerTransport {
         if (stream === undefined || receipt.ended) return this.protocolError(conn, 'a snapshot chunk outside a stream');
         receipt.receivedBytes += frame.data.length;
         stream.push(frame.data);
+        // Backpressure: stop reading while the handler is behind.
         if (stream.bufferedBytes >= this.limits.snapshotBufferBytes) conn.socket.pause();
+        // Fairness: every snapshot byte costs a copy and a CRC on this thread, and libuv reads
+        // up to 32 buffers from one socket per turn. Take at most one chunk's worth per stream
+        // per turn, so a heartbeat waiting on another socket is never more than that behind.
+        receipt.turnBytes += frame.data.length;
+        if (receipt.turnBytes >= this.limits.snapshotChunkBytes && !receipt.throttled) {
+          receipt.throttled = true;
+          conn.socket.pause();
+          setImmediate(() => {
+            receipt.throttled = false;
+            receipt.turnBytes = 0;
+            this.resumeSnapshot(conn, receipt);
+          });
+        }
         return;
       }
       case 'snapshotEnd': {
@@ -685,6 +704,11 @@ export class PeerTransport {
       default:
         return this.protocolError(conn, `unexpected ${frame.type} frame on a snapshot lane`);
     }
+  }
+
+  private resumeSnapshot(conn: PeerConnection, receipt: SnapshotReceipt): void {
+    const buffered = receipt.stream?.bufferedBytes ?? 0;
+    if (conn.socket.isPaused() && !receipt.throttled && buffered < this.limits.snapshotBufferBytes) conn.socket.resume();
   }
 
   /** The snapshot handler settled: tell the sender, then let it close the lane. */
@@ -799,6 +823,10 @@ class SnapshotLane {
       };
     });
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function closeError(info: CloseInfo): TransportError {

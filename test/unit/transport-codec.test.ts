@@ -13,6 +13,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeMessage,
+  encodeSnapshotChunkParts,
   FRAME_OVERHEAD_BYTES,
   FrameDecoder,
   NONCE_BYTES,
@@ -191,6 +192,12 @@ describe('message and frame round trips', () => {
     const crc = crc32(Buffer.from(body, 'hex')).toString(16).padStart(8, '0');
     expect(frame.toString('hex')).toBe((body.length / 2 + 4).toString(16).padStart(8, '0') + body + crc);
     expect(frame.length).toBe(FRAME_OVERHEAD_BYTES + 37);
+  });
+
+  it('encodes a snapshot chunk in parts, byte-identical to the whole frame', () => {
+    for (const data of [Buffer.alloc(0), Buffer.from('abc'), Buffer.alloc(100_000, 9)]) {
+      expect(Buffer.concat(encodeSnapshotChunkParts(data))).toEqual(encodeFrame({ type: 'snapshotChunk', data }));
+    }
   });
 
   it('refuses to encode values the wire cannot carry (an assertion, not a CodecError)', () => {
