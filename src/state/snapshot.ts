@@ -255,6 +255,10 @@ export class SnapshotWriter implements CowCursor {
   }
 }
 
+function isWholeNumber(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
 /** A request for the next `size` bytes of the stream. */
 type Need = number;
 
@@ -342,13 +346,16 @@ export class SnapshotRestorer {
         db = ks.db(index);
         db.epoch = fields.readDoubleLE(1);
         db.tombstoneFloor = fields.readDoubleLE(9);
+        if (!isWholeNumber(db.epoch) || !isWholeNumber(db.tombstoneFloor)) throw new SnapshotFormatError(`database ${index}: bad header`);
         continue;
       }
       if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
       const keyLength = (yield 4).readUInt32LE(0);
       const key = (yield keyLength).toString('latin1');
       if (tag === TAG_TOMBSTONE) {
-        db.tombstones.set(key, (yield 8).readDoubleLE(0));
+        const index = (yield 8).readDoubleLE(0);
+        if (!isWholeNumber(index)) throw new SnapshotFormatError(`tombstone ${JSON.stringify(key)}: bad index ${index}`);
+        db.tombstones.set(key, index);
         continue;
       }
       if (tag !== TAG_KEY) throw new SnapshotFormatError(`unknown record tag ${tag}`);
@@ -356,7 +363,12 @@ export class SnapshotRestorer {
       // Copy: the chunk may be large and the value small.
       const value = Buffer.from(yield valueLength);
       const times = yield 16;
-      ks.load(db.index, key, value, times.readDoubleLE(0), times.readDoubleLE(8));
+      const expiresAtMs = times.readDoubleLE(0);
+      const modIndex = times.readDoubleLE(8);
+      if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
+        throw new SnapshotFormatError(`key ${JSON.stringify(key)}: bad expiry ${expiresAtMs} or index ${modIndex}`);
+      }
+      ks.load(db.index, key, value, expiresAtMs, modIndex);
     }
   }
 
