@@ -47,16 +47,21 @@ export class ChunkStream implements AsyncIterable<Buffer> {
     this.settleWaiter();
   }
 
+  /** Nobody will read further: drop what is buffered and whatever is pushed later. */
+  discard(): void {
+    this.abandoned = true;
+    this.chunks.length = 0;
+    this.bufferedBytes = 0;
+    this.onRelieved();
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     if (this.iterated) throw new Error('a snapshot chunk stream can be iterated only once');
     this.iterated = true;
     return {
       next: () => this.pull(),
       return: () => {
-        this.abandoned = true;
-        this.chunks.length = 0;
-        this.bufferedBytes = 0;
-        this.onRelieved();
+        this.discard();
         return Promise.resolve({ done: true, value: undefined });
       },
     };

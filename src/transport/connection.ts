@@ -185,7 +185,10 @@ export class PeerConnection {
         frame = this.decoder.next();
       } catch (err) {
         if (!(err instanceof CodecError)) throw err;
-        this.destroy('bad-frame', `bad frame (${err.code}): ${err.message}`);
+        // A peer of another protocol version is told so (the frame header is the same in every
+        // version, so it can read a refusal); anything else that does not decode is garbage.
+        if (err.code === 'version') this.refuse({ reason: 'version', detail: err.message });
+        else this.destroy('bad-frame', `bad frame (${err.code}): ${err.message}`);
         return;
       }
       if (frame === undefined) return;

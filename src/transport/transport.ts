@@ -43,6 +43,8 @@ export interface TransportLimits {
   readonly snapshotIdleTimeoutMs: number;
   /** How long `close()` waits for peers to take what was flushed before destroying sockets. */
   readonly closeGraceMs: number;
+  /** Accepted connections open at once (authenticated or not); more are closed on arrival. */
+  readonly maxInboundConnections: number;
 }
 
 export const DEFAULT_LIMITS: TransportLimits = {
@@ -56,6 +58,7 @@ export const DEFAULT_LIMITS: TransportLimits = {
   handshakeTimeoutMs: 5000,
   snapshotIdleTimeoutMs: 30_000,
   closeGraceMs: 1000,
+  maxInboundConnections: 256,
 };
 
 /**
@@ -196,6 +199,7 @@ export class PeerTransport {
   private readonly inbound = new Map<NodeId, PeerConnection>();
   /** Every connection not yet closed, in both directions and on both lanes. */
   private readonly connections = new Set<PeerConnection>();
+  private inboundCount = 0;
   private readonly receipts = new Map<PeerConnection, SnapshotReceipt>();
   private readonly receivedCounts = new Map<NodeId, number>();
   /** Peers with queued messages to write in the next flush. */
@@ -368,7 +372,9 @@ export class PeerTransport {
       conn.send({ type: 'snapshotBegin', message: { ...message, snapshot: { meta: message.snapshot.meta, data: EMPTY } } });
       try {
         for await (const piece of source) {
-          for (let at = 0; at < piece.length; at += this.limits.snapshotChunkBytes) {
+          // A result before the end is a failure the receiver already decided: stop sending.
+          if (lane.hasResult) break;
+          for (let at = 0; at < piece.length && !lane.hasResult; at += this.limits.snapshotChunkBytes) {
             lane.throwIfClosed();
             const size = Math.min(this.limits.snapshotChunkBytes, piece.length - at);
             totalBytes += size;
@@ -383,7 +389,7 @@ export class PeerTransport {
         throw new TransportError('source-failed', `snapshot source failed: ${(err as Error).message}`, { cause: err });
       }
       lane.throwIfClosed();
-      conn.send({ type: 'snapshotEnd', totalBytes });
+      if (!lane.hasResult) conn.send({ type: 'snapshotEnd', totalBytes });
       const result = await lane.result;
       if (!result.ok) throw new TransportError('rejected', `node ${peer.id} rejected the snapshot: ${result.detail}`);
       this.snapshotsSent++;
@@ -612,6 +618,13 @@ export class PeerTransport {
       socket.destroy();
       return;
     }
+    if (this.inboundCount >= this.limits.maxInboundConnections) {
+      this.refusedConnections++;
+      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, open: this.inboundCount }, 'too many peer connections; closing a new one');
+      socket.destroy();
+      return;
+    }
+    this.inboundCount++;
     const conn = PeerConnection.accept(this.ctx, socket, {
       open: (c) => this.onInboundOpen(c),
       frame: (c, frame) => (c.lane === 'raft' ? this.onRaftFrame(c, frame) : this.onSnapshotFrame(c, frame)),
@@ -722,14 +735,15 @@ export class PeerTransport {
     } else {
       this.log.warn({ ...log, err: failure.message }, 'snapshot receive failed');
     }
+    // Whatever still arrives has no reader; take it off the socket so the sender is not stuck.
+    receipt.stream?.discard();
     if (conn.isClosed) return;
     conn.send({ type: 'snapshotResult', ok: failure === undefined, detail: failure?.message ?? '' });
-    // The handler may have stopped pulling; let the socket flow again so the close gets through.
-    conn.socket.resume();
   }
 
   private onInboundClosed(conn: PeerConnection, info: CloseInfo): void {
     this.connections.delete(conn);
+    this.inboundCount--;
     if (info.cause === 'bad-frame') this.badFrameConnections++;
     if (info.cause === 'refused-by-us') this.refusedConnections++;
     if (this.inbound.get(conn.peerId) === conn) this.inbound.delete(conn.peerId);
@@ -777,12 +791,16 @@ class SnapshotLane {
   private resolveResult!: (result: { ok: boolean; detail: string }) => void;
   private rejectResult!: (err: Error) => void;
   private drainWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  hasResult = false;
 
   readonly events: ConnectionEvents = {
     open: () => this.resolveOpened(),
     frame: (conn, frame) => {
-      if (frame.type === 'snapshotResult') this.resolveResult(frame);
-      else conn.refuse({ reason: 'protocol', detail: `unexpected ${frame.type} frame from a snapshot receiver` });
+      if (frame.type === 'snapshotResult') {
+        this.hasResult = true;
+        this.resolveResult(frame);
+        this.drainWaiter?.resolve();
+      } else conn.refuse({ reason: 'protocol', detail: `unexpected ${frame.type} frame from a snapshot receiver` });
     },
     close: (_conn, info) => {
       this.closeError = closeError(info);

@@ -502,6 +502,36 @@ describe('handshake refusals', () => {
     await eventuallyLogged(b, 'refused peer connection', (l) => String(l.reason).startsWith('bad-secret'));
   });
 
+  it('refuses a peer speaking another protocol version, telling it so', async () => {
+    const b = await startNode(2);
+    const raw = await RawPeer.dial(b.address);
+    const hello = encodeFrame({ type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce() });
+    hello[4] = 2;
+    hello.writeUInt32BE(crc32(hello.subarray(4, hello.length - 4)), hello.length - 4);
+    raw.socket.write(hello);
+    expect(await raw.frame('refuse')).toMatchObject({ reason: 'version', detail: expect.stringMatching(/unsupported protocol version 2/) });
+    await raw.closedByPeer();
+    await eventuallyLogged(b, 'refused peer connection', (l) => String(l.reason).startsWith('version'));
+  });
+
+  it('bounds the number of inbound connections', async () => {
+    const b = await startNode(2, { limits: { maxInboundConnections: 3 } });
+    const raws = await Promise.all([1, 3, 4].map(() => RawPeer.dial(b.address)));
+    // Completing a handshake shows the node has taken each connection.
+    await Promise.all(raws.map((raw, i) => raw.handshake([1, 3, 4][i] as NodeId, 2)));
+    const fourth = await RawPeer.dial(b.address);
+    await fourth.closedByPeer();
+    expect(raws.every((raw) => !raw.closed)).toBe(true);
+    expect(b.transport.stats().refusedConnections).toBe(1);
+    await eventuallyLogged(b, 'too many peer connections; closing a new one');
+    // Once one closes, a new one is taken again.
+    raws[0]?.socket.destroy();
+    await eventuallyLogged(b, 'peer connection closed', (l) => l.peer === 1);
+    const fifth = await RawPeer.dial(b.address);
+    await fifth.handshake(5, 2);
+    expect(fifth.closed).toBe(false);
+  });
+
   it('closes a connection that never completes its handshake', async () => {
     const b = await startNode(2, { limits: { handshakeTimeoutMs: 150 } });
     const raw = await RawPeer.dial(b.address);
@@ -621,17 +651,19 @@ describe('snapshots', () => {
   const pool = randomBytes(8 * MiB);
 
   /** `count` distinct chunks of `size` bytes; `digest()` is the CRC32 of all of them, in order. */
-  function randomSource(count: number, size: number): { source: AsyncIterable<Uint8Array>; digest: () => number } {
+  function randomSource(count: number, size: number): { source: AsyncIterable<Uint8Array>; digest: () => number; pulledBytes: () => number } {
     let crc = 0;
+    let pulled = 0;
     async function* generate(): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < count; i++) {
         const offset = (i * 786_433) % (pool.length - size);
         const chunk = pool.subarray(offset, offset + size);
         crc = crc32(chunk, crc);
+        pulled += chunk.length;
         yield chunk;
       }
     }
-    return { source: generate(), digest: () => crc };
+    return { source: generate(), digest: () => crc, pulledBytes: () => pulled };
   }
 
   /** A handler that checksums what it receives, recording chunk sizes. */
@@ -783,8 +815,10 @@ describe('snapshots', () => {
         for await (const _chunk of chunks) break;
       },
     });
+    // Never reads at all: the sender must learn of the failure and stop, not stall on a full window.
+    const idle = await startNode(5, { onSnapshot: async () => {} });
     const none = await startNode(4);
-    link(a, rejecting, early, none);
+    link(a, rejecting, early, none, idle);
     await expect(a.transport.sendSnapshot(snapshotMessage(1, 2), randomSource(4, MiB).source)).rejects.toMatchObject({
       code: 'rejected',
       message: expect.stringMatching(/ENOSPC/),
@@ -797,6 +831,12 @@ describe('snapshots', () => {
       code: 'rejected',
       message: expect.stringMatching(/no snapshot handler/),
     });
+    const big = randomSource(256, MiB);
+    await expect(a.transport.sendSnapshot(snapshotMessage(1, 5), big.source)).rejects.toMatchObject({
+      code: 'rejected',
+      message: expect.stringMatching(/returned before the stream ended/),
+    });
+    expect(big.pulledBytes()).toBeLessThan(64 * MiB);
     expect(logged(rejecting, 'snapshot receive failed', (l) => /ENOSPC/.test(String(l.err)))).toBeDefined();
     expect(logged(a, 'snapshot send failed')?.level).toBe(WARN);
   });
