@@ -335,8 +335,7 @@ export class Raft {
       this.persistMessages.length > 0 ||
       this.readStates.length > 0 ||
       this.droppedReads.length > 0 ||
-      this.broadcastPending ||
-      this.readOnly.hasUnsent() ||
+      (this.role === 'leader' && (this.broadcastPending || this.readOnly.hasUnsent())) ||
       this.log.pendingSnapshot !== undefined ||
       this.log.unstableEntries().length > 0 ||
       this.log.committed > this.log.applied ||
@@ -348,12 +347,10 @@ export class Raft {
   ready(): Ready {
     this.assertNotInReady('ready');
     if (this.role === 'leader') {
-      if (this.broadcastPending) {
-        this.broadcastPending = false;
-        this.broadcastAppend();
-      }
+      if (this.broadcastPending) this.broadcastAppend();
       if (this.readOnly.hasUnsent()) this.broadcastHeartbeat(this.readOnly.startRound());
     }
+    this.broadcastPending = false;
     this.log.assertCoherent();
     const hardState = this.hardState();
     const softState = this.softState();

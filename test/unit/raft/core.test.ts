@@ -1,0 +1,303 @@
+// Unit tests of single Raft rules on a hand-driven network of real cores (harness.ts). Each
+// scenario drives ticks and delivery explicitly and checks the rule named in its title, with the
+// paper section it comes from. The seeded simulator (test/sim) checks the same rules under
+// random faults; these tests pin the behaviours down one at a time.
+import { describe, expect, it } from 'vitest';
+import { Net, bytes } from './harness.js';
+
+describe('elections (Raft §5.2)', () => {
+  it('elects exactly one leader that every node recognises', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    const statuses = [1, 2, 3].map((id) => net.node(id).status());
+    expect(statuses.filter((s) => s.role === 'leader')).toHaveLength(1);
+    net.tickAll(2);
+    for (const s of [1, 2, 3].map((id) => net.node(id).status())) {
+      expect(s.leader).toBe(leader);
+      expect(s.term).toBe(statuses.find((x) => x.id === leader)!.term);
+    }
+  });
+
+  it('a new leader commits a no-op of its term first (§8)', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const applied = net.applied.get(leader)!;
+    expect(applied[0]?.kind).toBe('noop');
+    expect(applied[0]?.term).toBe(net.node(leader).status().term);
+  });
+
+  it('persists term and vote before the vote is granted (Figure 2)', () => {
+    const net = new Net([1, 2, 3]);
+    net.campaign(1);
+    // Node 1 (pre)campaigned and won; node 2 and 3 recorded the vote durably.
+    const voted = [2, 3].filter((id) => net.disks.get(id)!.hardState.vote === 1);
+    expect(voted.length).toBeGreaterThanOrEqual(1);
+    for (const id of voted) expect(net.disks.get(id)!.hardState.term).toBe(net.node(1).status().term);
+  });
+
+  it('refuses a vote to a candidate whose log is behind (§5.4.1)', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.isolate(3);
+    net.node(leader).propose(bytes('x'));
+    net.deliver();
+    net.heal();
+    // Deliver a forced vote request (bypassing the lease) from the stale node 3 to node 2.
+    net.node(2).step({ type: 'vote', group: 1, from: 3, to: 2, term: 99, lastLogIndex: 1, lastLogTerm: 1, transfer: true });
+    const ready = net.node(2).ready();
+    const resp = ready.persistMessages.find((m) => m.type === 'voteResp');
+    net.node(2).advance();
+    expect(resp && 'reject' in resp && resp.reject).toBe(true);
+  });
+});
+
+describe('log replication (§5.3)', () => {
+  it('applies proposals in order on every node', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    for (const v of ['a', 'b', 'c']) expect(net.node(leader).propose(bytes(v)).ok).toBe(true);
+    net.tickAll(3);
+    for (const id of [1, 2, 3]) expect(net.appliedData(id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses proposals on a follower', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    expect(net.node(follower).propose(bytes('x'))).toEqual({ ok: false, error: 'not-leader' });
+  });
+
+  it('batches a burst of proposals into one append per follower', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    for (let k = 0; k < 50; k++) net.node(leader).propose(bytes(`v${k}`));
+    const ready = net.node(leader).ready();
+    const appends = ready.messages.filter((m) => m.type === 'append');
+    net.inbox.push(...ready.messages, ...ready.persistMessages);
+    net.node(leader).advance();
+    expect(appends).toHaveLength(2);
+    for (const m of appends) expect(m.type === 'append' && m.entries.length).toBe(50);
+  });
+
+  it('repairs a divergent follower with few round trips (fast backtracking)', () => {
+    const net = new Net([1, 2, 3]);
+    const first = net.electLeader();
+    net.tickAll(2);
+    // The leader, cut off, appends 100 entries no one else gets.
+    net.isolate(first);
+    for (let k = 0; k < 100; k++) net.node(first).propose(bytes(`lost${k}`));
+    net.deliver();
+    let second = 0;
+    for (let t = 0; t < 400 && !second; t++) {
+      net.tickAll();
+      second = net.leaders().find((id) => id !== first) ?? 0;
+    }
+    expect(second).not.toBe(0);
+    net.node(second).propose(bytes('kept'));
+    net.deliver();
+    net.heal();
+    let rejections = 0;
+    const originalStep = net.node(second).step.bind(net.node(second));
+    net.node(second).step = (m) => {
+      if (m.type === 'appendResp' && m.reject) rejections++;
+      originalStep(m);
+    };
+    net.tickAll(5);
+    expect(net.appliedData(first)).toEqual(['kept']);
+    expect(rejections).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('PreVote and CheckQuorum (thesis §9.6, §6.2)', () => {
+  it('a node partitioned away does not raise its term or depose the leader on return', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    const term = net.node(leader).status().term;
+    const loner = [1, 2, 3].find((id) => id !== leader)!;
+    net.isolate(loner);
+    net.tickAll(100);
+    expect(net.node(loner).status().term).toBe(term);
+    net.heal();
+    net.tickAll(5);
+    expect(net.leaders()).toEqual([leader]);
+    expect(net.node(leader).status().term).toBe(term);
+  });
+
+  it('without PreVote the same partition disrupts the cluster (the test can fail)', () => {
+    const net = new Net([1, 2, 3], { preVote: false, checkQuorum: false });
+    const leader = net.electLeader();
+    const term = net.node(leader).status().term;
+    const loner = [1, 2, 3].find((id) => id !== leader)!;
+    net.isolate(loner);
+    net.tickAll(100);
+    expect(net.node(loner).status().term).toBeGreaterThan(term);
+  });
+
+  it('an isolated leader steps down within two election timeouts', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.isolate(leader);
+    net.tickAll(20);
+    expect(net.node(leader).status().role).not.toBe('leader');
+  });
+});
+
+describe('ReadIndex (thesis §6.4)', () => {
+  it('serves reads after one heartbeat round, many reads sharing it', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const node = net.node(leader);
+    for (let c = 1; c <= 10; c++) expect(node.readIndex(c).ok).toBe(true);
+    const ready = node.ready();
+    const heartbeats = ready.messages.filter((m) => m.type === 'heartbeat' && m.readRound > 0);
+    net.inbox.push(...ready.messages, ...ready.persistMessages);
+    node.advance();
+    expect(heartbeats).toHaveLength(2);
+    net.deliver();
+    const reads = net.reads.get(leader)!;
+    expect(reads.map((r) => r.context)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const r of reads) expect(r.index).toBe(node.status().commit);
+  });
+
+  it('does not serve a read on a leader cut off from the majority', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    net.isolate(leader);
+    net.node(leader).readIndex(7);
+    net.deliver();
+    expect(net.reads.get(leader) ?? []).toEqual([]);
+    net.tickAll(25);
+    expect(net.dropped.get(leader)).toContain(7);
+  });
+
+  it('holds reads until the no-op of the new term commits', () => {
+    const net = new Net([1, 2, 3]);
+    net.campaign(1);
+    const node = net.node(1);
+    if (node.status().role !== 'leader') throw new Error('node 1 should lead');
+    // Re-elect with followers unreachable so the no-op cannot commit.
+    net.isolate(1);
+    expect(node.readIndex(42).ok).toBe(true);
+    net.deliver();
+    expect((net.reads.get(1) ?? []).map((r) => r.context)).not.toContain(42);
+  });
+});
+
+describe('leadership transfer (thesis §3.10)', () => {
+  it('hands leadership to an up-to-date follower', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const target = [1, 2, 3].find((id) => id !== leader)!;
+    net.node(leader).transferLeadership(target);
+    net.deliver();
+    expect(net.leaders()).toEqual([target]);
+  });
+
+  it('refuses proposals during a transfer and gives up after an election timeout', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const target = [1, 2, 3].find((id) => id !== leader)!;
+    net.cut.add(`${leader}->${target}`);
+    net.node(leader).transferLeadership(target);
+    expect(net.node(leader).propose(bytes('x'))).toEqual({ ok: false, error: 'transferring' });
+    net.heal();
+    net.cut.add(`${leader}->${target}`);
+    for (let t = 0; t < 11; t++) net.node(leader).tick();
+    net.heal();
+    expect(net.node(leader).status().transferee).toBe(0);
+    expect(net.node(leader).propose(bytes('y')).ok).toBe(true);
+  });
+});
+
+describe('snapshots and compaction (§7)', () => {
+  it('sends a snapshot to a follower that needs compacted entries', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const lagging = [1, 2, 3].find((id) => id !== leader)!;
+    net.crash(lagging);
+    for (let k = 0; k < 20; k++) net.node(leader).propose(bytes(`v${k}`));
+    net.tickAll(3);
+    const applied = net.node(leader).status().applied;
+    net.node(leader).compact(applied, bytes('image'));
+    expect(net.node(leader).status().firstIndex).toBe(applied + 1);
+    net.disks.get(lagging)!.entries = [];
+    net.disks.get(lagging)!.hardState = { ...net.disks.get(lagging)!.hardState, commit: 0 };
+    net.start(lagging);
+    net.tickAll(5);
+    expect(net.disks.get(lagging)!.snapshot?.meta.index).toBe(applied);
+    expect(new TextDecoder().decode(net.disks.get(lagging)!.snapshot!.data)).toBe('image');
+    expect(net.node(lagging).status().applied).toBeGreaterThanOrEqual(applied);
+  });
+});
+
+describe('membership changes (thesis §4)', () => {
+  it('adds a learner, promotes it once caught up, and never reuses a removed id', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    for (let k = 0; k < 5; k++) net.node(leader).propose(bytes(`v${k}`));
+    net.tickAll(2);
+    expect(net.node(leader).proposeConfChange({ type: 'addLearner', nodeId: 4, context: bytes('') }).ok).toBe(true);
+    expect(net.node(leader).proposeConfChange({ type: 'addLearner', nodeId: 5, context: bytes('') }))
+      .toEqual({ ok: false, error: 'conf-change-pending' });
+    net.start(4, { voters: [], learners: [], removed: [] });
+    net.tickAll(10);
+    expect(net.node(leader).status().confState.voters).toContain(4);
+    expect(net.appliedData(4)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    expect(net.node(leader).proposeConfChange({ type: 'remove', nodeId: 4, context: bytes('') }).ok).toBe(true);
+    net.tickAll(3);
+    expect(net.node(leader).status().confState.removed).toContain(4);
+    expect(net.node(leader).proposeConfChange({ type: 'addLearner', nodeId: 4, context: bytes('') }))
+      .toEqual({ ok: false, error: 'invalid-conf-change' });
+  });
+
+  it('a removed leader steps down and the rest elect a new one', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    expect(net.node(leader).proposeConfChange({ type: 'remove', nodeId: leader, context: bytes('') }).ok).toBe(true);
+    net.tickAll(3);
+    expect(net.node(leader).status().role).toBe('follower');
+    net.crash(leader);
+    const next = net.electLeader();
+    expect(next).not.toBe(leader);
+    expect(net.node(next).status().confState.voters).toHaveLength(2);
+  });
+
+  it('refuses a membership change before the new leader commits its no-op', () => {
+    const net = new Net([1, 2, 3]);
+    net.campaign(1);
+    net.isolate(1);
+    const node = net.node(1);
+    if (node.status().role === 'leader' && node.status().commit < node.status().lastIndex) {
+      expect(node.proposeConfChange({ type: 'addLearner', nodeId: 9, context: bytes('') }))
+        .toEqual({ ok: false, error: 'no-op-uncommitted' });
+    }
+  });
+});
+
+describe('regressions', () => {
+  it('a leader that commits its own removal has nothing left to do (no endless Ready)', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    net.node(leader).proposeConfChange({ type: 'remove', nodeId: leader, context: bytes('') });
+    net.tickAll(3);
+    const node = net.node(leader);
+    expect(node.status().role).toBe('follower');
+    let readies = 0;
+    while (node.hasReady() && readies < 10) {
+      node.ready();
+      node.advance();
+      readies++;
+    }
+    expect(readies).toBeLessThan(10);
+  });
+});
