@@ -484,6 +484,9 @@ export class Cluster {
       if (commit < node.commit) throw new SafetyViolation('Commit monotonic', `node ${node.id} commit went back from ${node.commit} to ${commit}`);
       node.term = term;
     }
+    // Election Safety first: a second leader in a term is the root cause of what follows.
+    const becomesLeader = rd.softState?.role === 'leader' && node.role !== 'leader';
+    if (becomesLeader) invariants.recordLeader(node.term, node.id, 'role change');
     if (rd.snapshot !== undefined) {
       trace.add(now, node.id, 'snapshot', `install at ${rd.snapshot.meta.index}/t${rd.snapshot.meta.term}`);
       invariants.resetToSnapshot(node.id, node.mirror, rd.snapshot.meta.index, rd.snapshot.meta.term);
@@ -499,10 +502,7 @@ export class Cluster {
       if (role !== node.role || leader !== node.leader) {
         trace.add(now, node.id, 'role', `${role} term=${node.term} leader=${leader} last=${node.mirror.lastIndex()} commit=${node.commit}`);
       }
-      if (role === 'leader' && node.role !== 'leader') {
-        invariants.recordLeader(node.term, node.id, 'role change');
-        invariants.checkLeaderLog(node.id, node.term, node.mirror);
-      }
+      if (becomesLeader) invariants.checkLeaderLog(node.id, node.term, node.mirror);
       node.role = role;
       node.leader = leader;
     }

@@ -25,14 +25,22 @@ export function encodeCommand(command: KvCommand): Uint8Array {
   return encoder.encode(JSON.stringify(command));
 }
 
+const decoded = new WeakMap<Uint8Array, KvCommand>();
+
+/** Decodes a command; the result is cached per buffer (nodes in one process share entries). */
 export function decodeCommand(data: Uint8Array): KvCommand {
+  const cached = decoded.get(data);
+  if (cached !== undefined) return cached;
   const parsed = JSON.parse(decoder.decode(data)) as KvCommand;
   if (parsed.f !== 'write' && parsed.f !== 'cas') throw new Error(`not a kv command: ${decoder.decode(data)}`);
+  decoded.set(data, parsed);
   return parsed;
 }
 
 export class KvStateMachine {
   private values = new Map<string, string>();
+  /** The digest of `values`, or undefined after a change. */
+  private cachedDigest: number | undefined;
 
   get(key: string): Value {
     return this.values.get(key) ?? null;
@@ -42,10 +50,14 @@ export class KvStateMachine {
     switch (command.f) {
       case 'write':
         this.values.set(command.key, command.value);
+        this.cachedDigest = undefined;
         return { opId: command.opId, ok: true };
       case 'cas': {
         const ok = this.get(command.key) === command.from;
-        if (ok) this.values.set(command.key, command.to);
+        if (ok) {
+          this.values.set(command.key, command.to);
+          this.cachedDigest = undefined;
+        }
         return { opId: command.opId, ok };
       }
       default:
@@ -68,9 +80,11 @@ export class KvStateMachine {
 
   /** A digest of the state, equal on two machines exactly when they hold the same pairs. */
   digest(): number {
+    if (this.cachedDigest !== undefined) return this.cachedDigest;
     const digest = new Digest(7);
     for (const [key, value] of this.sortedPairs()) digest.string(key).string(value);
-    return digest.value();
+    this.cachedDigest = digest.value();
+    return this.cachedDigest;
   }
 
   describe(): string {

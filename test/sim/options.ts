@@ -43,7 +43,7 @@ export interface SimOptions {
   readonly seed: number;
   /** Voters at the start: 3, 5 or 7. */
   readonly nodes: number;
-  /** Events handled while faults are on; then the liveness phase. */
+  /** Events handled while faults are on (default: 2000 per founding voter); then the liveness phase. */
   readonly steps: number;
   readonly variant: VariantName;
   readonly network: NetworkOptions;
@@ -87,6 +87,8 @@ export type SimOverrides = Partial<Omit<SimOptions, 'weights' | 'raft' | 'networ
 };
 
 const CLUSTER_SIZES = [3, 5, 7] as const;
+/** Larger clusters exchange more messages per simulated second, so they get more steps. */
+export const DEFAULT_STEPS_PER_NODE = 2000;
 
 /** The cluster size seed `seed` uses when none is pinned: 3, 5, 7 in turn. */
 export function clusterSizeForSeed(seed: number): number {
@@ -137,10 +139,11 @@ export function optionsForSeed(seed: number, overrides: SimOverrides = {}): SimO
   };
   const readShare = pick(20, 50) / 100;
   const faultIntervalMsMin = pick(20, 150);
+  const nodes = overrides.nodes ?? clusterSizeForSeed(seed);
   const base: SimOptions = {
     seed,
-    nodes: clusterSizeForSeed(seed),
-    steps: 6000,
+    nodes,
+    steps: DEFAULT_STEPS_PER_NODE * nodes,
     variant: 'correct',
     network,
     networkWorst,

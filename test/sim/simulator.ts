@@ -34,8 +34,8 @@ export interface SimResult {
   readonly violation: Violation | undefined;
   readonly steps: number;
   readonly simMs: number;
-  /** A digest of the whole trace: two runs of one seed must agree on it. */
-  readonly fingerprint: number;
+  /** With traceAll: a digest of the whole trace (two runs of one seed must agree on it). */
+  readonly fingerprint: number | undefined;
   readonly traceAll: readonly string[] | undefined;
   readonly clients: ClientStats;
   readonly maxTerm: number;

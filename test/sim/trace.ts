@@ -13,6 +13,16 @@ export type TraceKind =
   | 'ready' | 'persist' | 'role' | 'commit' | 'apply' | 'snapshot' | 'compact'
   | 'crash' | 'restart' | 'stop' | 'fault' | 'client' | 'phase' | 'violation';
 
+const KIND_CODES: Record<TraceKind, number> = {
+  send: 1, drop: 2, deliver: 3, lost: 4, dup: 5, ready: 6, persist: 7, role: 8, commit: 9, apply: 10, snapshot: 11,
+  compact: 12, crash: 13, restart: 14, stop: 15, fault: 16, client: 17, phase: 18, violation: 19,
+};
+
+const MESSAGE_CODES: Record<Message['type'], number> = {
+  preVote: 1, vote: 2, preVoteResp: 3, voteResp: 4, append: 5, appendResp: 6, heartbeat: 7, heartbeatResp: 8,
+  snapshot: 9, timeoutNow: 10,
+};
+
 interface TraceRecord {
   readonly timeMs: number;
   readonly node: NodeId;
@@ -26,11 +36,12 @@ export class Trace {
   private next = 0;
   private count = 0;
   private all: TraceRecord[] | undefined;
-  private digest = new Digest(1);
+  private digest: Digest | undefined;
 
   constructor(readonly capacity: number, keepAll: boolean) {
     this.ring = new Array<TraceRecord | undefined>(capacity).fill(undefined);
     this.all = keepAll ? [] : undefined;
+    this.digest = keepAll ? new Digest(1) : undefined;
   }
 
   add(timeMs: number, node: NodeId, kind: TraceKind, detail = '', msg?: Message): void {
@@ -38,14 +49,20 @@ export class Trace {
     this.ring[this.next] = record;
     this.next = (this.next + 1) % this.capacity;
     this.count++;
-    this.all?.push(record);
-    this.digest.word(timeMs).word(node).string(kind).string(detail);
-    if (msg !== undefined) this.digest.string(msg.type).word(msg.from).word(msg.to).word(msg.term);
+    const digest = this.digest;
+    if (this.all === undefined || digest === undefined) return;
+    this.all.push(record);
+    digest.word(timeMs).word(node).word(KIND_CODES[kind]);
+    if (detail !== '') digest.string(detail);
+    if (msg !== undefined) digest.word(MESSAGE_CODES[msg.type]).word(msg.from).word(msg.to).word(msg.term);
   }
 
-  /** A digest of every record so far: equal for two runs exactly when their traces are. */
-  fingerprint(): number {
-    return this.digest.value();
+  /**
+   * A digest of every record so far (equal for two runs exactly when their traces are), or
+   * undefined when the trace keeps only the most recent records.
+   */
+  fingerprint(): number | undefined {
+    return this.digest?.value();
   }
 
   get recorded(): number {
