@@ -187,11 +187,13 @@ describe('message and frame round trips', () => {
 
   it('pins the byte layout of a heartbeat frame (the example in docs/transport.md)', () => {
     const frame = encodeMessage({ type: 'heartbeat', group: 0, from: 1, to: 2, term: 3, commit: 10, readRound: 0 });
-    const payload = '07' + '00000000' + '00000001' + '00000002' + '0000000000000003' + '000000000000000a' + '0000000000000000';
-    const body = '01' + '10' + payload;
-    const crc = crc32(Buffer.from(body, 'hex')).toString(16).padStart(8, '0');
-    expect(frame.toString('hex')).toBe((body.length / 2 + 4).toString(16).padStart(8, '0') + body + crc);
-    expect(frame.length).toBe(FRAME_OVERHEAD_BYTES + 37);
+    const expected =
+      '0000002b' + '01' + '10' + // length 43, version 1, frame type message
+      '07' + '00000000' + '00000001' + '00000002' + '0000000000000003' + // heartbeat, group, from, to, term
+      '000000000000000a' + '0000000000000000' + // commit 10, readRound 0
+      '7a2e4b58'; // crc32 of version..payload
+    expect(frame.toString('hex')).toBe(expected);
+    expect(crc32(frame.subarray(4, frame.length - 4)).toString(16)).toBe('7a2e4b58');
   });
 
   it('encodes a snapshot chunk in parts, byte-identical to the whole frame', () => {
