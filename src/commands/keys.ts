@@ -8,7 +8,7 @@ import { globMatch, matchesAll } from '../state/glob.js';
 import type { ExecContext, Handler } from './context.js';
 import {
   ERR_DB_RANGE, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SAME_OBJECT, ERR_SYNTAX, LLONG_MAX, LLONG_MIN,
-  NULL_BULK, OK, ONE, ZERO, bulk, bulkText, error, integer, invalidExpireError, isWord, keyBytes, keyOf,
+  NULL_BULK, OK, ONE, ZERO, bulk, bulkText, clampExpiryMs, error, integer, invalidExpireError, isWord, keyBytes, keyOf,
   parseCursor, parseInt32, parseLongLong,
 } from './parse.js';
 
@@ -196,7 +196,7 @@ function expireGeneric(ctx: ExecContext, argv: readonly Buffer[], command: strin
     ctx.ks.remove(ctx.db, key);
     return ONE;
   }
-  ctx.ks.setExpiry(ctx.db, key, entry, Number(when));
+  ctx.ks.setExpiry(ctx.db, key, entry, clampExpiryMs(when));
   return ONE;
 }
 

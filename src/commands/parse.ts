@@ -143,6 +143,15 @@ export function isWord(arg: Uint8Array, lowerWord: string): boolean {
   return true;
 }
 
+/**
+ * Absolute expiry times are stored as doubles, exact up to 2^53 ms (year 287396). Later times (a
+ * client can ask for up to 2^63 - 1) are stored as that maximum: the key still never expires in
+ * practice; only PEXPIRETIME shows the difference (docs/compatibility.md).
+ */
+export function clampExpiryMs(ms: bigint): number {
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms);
+}
+
 export function keyOf(arg: Buffer): string {
   return arg.toString('latin1');
 }

@@ -10,7 +10,7 @@ import {
 import {
   EMPTY_BULK, ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_STRING_TOO_LONG, ERR_SYNTAX,
   LLONG_MAX, LLONG_MIN, NULL_BULK, OK, ONE, ZERO, arityError, bulk, error, integer,
-  invalidExpireError, isWord, keyOf, ownBytes, parseLongLong,
+  clampExpiryMs, invalidExpireError, isWord, keyOf, ownBytes, parseLongLong,
 } from './parse.js';
 
 const F_NX = 1 << 0;
@@ -93,7 +93,7 @@ function expireMs(ctx: ExecContext, arg: Buffer, flags: number, command: string)
   if (flags & (F_EX | F_PX)) ms += BigInt(ctx.nowMs);
   // C signed overflow wraps negative; Redis then rejects it.
   if (ms > LLONG_MAX || ms <= 0n) return invalidExpireError(command);
-  return Number(ms);
+  return clampExpiryMs(ms);
 }
 
 /** SET and the commands that are SET with fixed options. */

@@ -145,6 +145,16 @@ describe('expiry follows the entry clock', () => {
     expect(resp(machine.read(0, argv('PEXPIRETIME', 'x'), 0))).toBe(':6100\r\n');
   });
 
+  it('stores expiry times beyond 2^53 ms as 2^53 - 1 (documented difference)', () => {
+    const { client } = clocked();
+    call(client, 'SET', 'k', 'v');
+    expect(call(client, 'PEXPIREAT', 'k', '9223372036854775807')).toBe(':1\r\n');
+    expect(call(client, 'PEXPIRETIME', 'k')).toBe(':9007199254740991\r\n');
+    expect(call(client, 'SET', 'j', 'v', 'PXAT', '9223372036854775807')).toBe('+OK\r\n');
+    expect(call(client, 'EXPIRETIME', 'j')).toBe(':9007199254741\r\n');
+    expect(call(client, 'EXPIRE', 'k', '10', 'LT')).toBe(':1\r\n');
+  });
+
   it('does not delete a key whose TTL moved after the sweep listed it', () => {
     const { client, advance, now } = clocked();
     call(client, 'SET', 'k', 'v', 'PX', '10');
