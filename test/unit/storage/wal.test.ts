@@ -149,6 +149,22 @@ describe('WAL', () => {
     expect(shape((await restart(disk, { segmentSizeBytes: 300 })).recovered.entries)).toBe('21:4');
   });
 
+  it('keeps a hard state written only in a segment that compaction removed (each segment opens with a copy)', async () => {
+    const disk = new SimDisk(10);
+    const { storage } = await open(disk, { segmentSizeBytes: 300 });
+    await storage.save({ entries: entries(1, 2, 5), hardState: hs(5, 2, 2) });
+    // Entries only from here: the hard state is not written again by save().
+    for (let index = 3; index <= 30; index++) await storage.save({ entries: [entry(index, 5)] });
+    const writer = await storage.createSnapshot({ index: 28, term: 5, confState: { voters: [1], learners: [], removed: [] } });
+    await writer.finish();
+    expect(await storage.compact(28)).toBeGreaterThan(2);
+    const holding = disk.list('/node/wal').map((name) => disk.contents(`/node/wal/${name}`)!.toString('latin1'));
+    expect(holding.some((text) => text.includes('v1'))).toBe(false); // the segment that had it is gone
+    const again = await restart(disk, { segmentSizeBytes: 300 });
+    expect(again.recovered.hardState).toEqual(hs(5, 2, 28));
+    expect(shape(again.recovered.entries)).toBe('29:5 30:5');
+  });
+
   it.each([
     ['a gap after the last index', { entries: [entry(5, 1)] }, /gap/],
     ['entries out of order', { entries: [entry(3, 1), entry(5, 1)] }, /follows/],
