@@ -21,7 +21,7 @@ export function encodeCommands(commands: readonly (readonly (string | Buffer)[])
 }
 
 export class RawConnection {
-  private received = Buffer.alloc(0);
+  private received: Buffer = Buffer.alloc(0);
   private consumed = 0;
   private ended = false;
   private waiter: (() => void) | null = null;
