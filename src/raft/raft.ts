@@ -29,6 +29,7 @@ import {
   type Role,
   type Snapshot,
   type SnapshotMessage,
+  type SnapshotMeta,
   type SoftState,
   type VoteResponse,
 } from './types.js';
@@ -299,13 +300,19 @@ export class Raft {
     this.assertNotInReady('compact');
     assert(index <= this.log.applied, () => `compact index ${index} beyond applied ${this.log.applied}`);
     if (index <= this.log.snapshotIndex) return;
-    const term = this.log.term(index);
-    assert(term !== undefined, () => `compact index ${index} has no term`);
-    this.snapshot = { meta: { index, term, confState: this.confStateAt(index) }, data };
+    this.snapshot = { meta: this.snapshotMeta(index), data };
     this.log.compactTo(index);
     const kept = this.confHistory.filter((change) => change.index > index);
     const base = this.confHistory.filter((change) => change.index <= index).pop();
     this.confHistory = base ? [base, ...kept] : kept;
+  }
+
+  /** What a snapshot taken at applied index `index` records: its term and membership. */
+  snapshotMeta(index: number): SnapshotMeta {
+    assert(index <= this.log.applied, () => `snapshot index ${index} beyond applied ${this.log.applied}`);
+    const term = this.log.term(index);
+    assert(term !== undefined, () => `snapshot index ${index} has no term (first index ${this.log.firstIndex()})`);
+    return { index, term, confState: this.confStateAt(index) };
   }
 
   reportUnreachable(to: NodeId): void {
