@@ -113,8 +113,8 @@ export interface PeerStats {
 
 export interface TransportStats {
   readonly peers: readonly PeerStats[];
-  /** Messages to ids with no address. */
-  readonly droppedNoPeer: number;
+  /** Messages to ids with no address, or sent after close(). */
+  readonly droppedUnroutable: number;
   /** Inbound connections we refused (wrong cluster, target or secret, removed id, protocol error). */
   readonly refusedConnections: number;
   /** Connections closed because the peer sent bytes that do not decode. */
@@ -206,7 +206,7 @@ export class PeerTransport {
   private readonly dirty = new Set<OutboundPeer>();
   private flushScheduled = false;
   private closing: Promise<void> | undefined;
-  private droppedNoPeer = 0;
+  private droppedUnroutable = 0;
   private refusedConnections = 0;
   private badFrameConnections = 0;
   private snapshotsSent = 0;
@@ -225,8 +225,8 @@ export class PeerTransport {
     this.random = options.random ?? Math.random;
     this.removed = new Set(options.removed ?? []);
     const secret = options.secret === undefined ? Buffer.alloc(0) : Buffer.from(options.secret);
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const transport = this;
+    // Connections read the removed set when a hello arrives, so they must see later setRemoved calls.
+    const currentRemoved = (): ReadonlySet<NodeId> => this.removed;
     this.ctx = {
       id: this.id,
       clusterId: this.clusterId,
@@ -235,7 +235,7 @@ export class PeerTransport {
       maxFrameBytes: this.limits.maxFrameBytes,
       closeGraceMs: this.limits.closeGraceMs,
       get removed() {
-        return transport.removed;
+        return currentRemoved();
       },
     };
   }
@@ -326,7 +326,7 @@ export class PeerTransport {
     if (message.to === this.id) throw new Error(`send: a ${message.type} message addressed to this node itself`);
     const peer = this.peers.get(message.to);
     if (peer === undefined || this.closing !== undefined) {
-      this.droppedNoPeer++;
+      this.droppedUnroutable++;
       return;
     }
     if (peer.queue.length >= this.limits.maxQueueMessages) {
@@ -444,7 +444,7 @@ export class PeerTransport {
     const ids = new Set([...this.peers.keys(), ...this.inbound.keys(), ...this.receivedCounts.keys()]);
     return {
       peers: [...ids].sort((a, b) => a - b).map((id) => this.peerStats(id) as PeerStats),
-      droppedNoPeer: this.droppedNoPeer,
+      droppedUnroutable: this.droppedUnroutable,
       refusedConnections: this.refusedConnections,
       badFrameConnections: this.badFrameConnections,
       snapshotsSent: this.snapshotsSent,

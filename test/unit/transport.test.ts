@@ -268,7 +268,7 @@ describe('delivery', () => {
   it('drops (and counts) messages for a node with no address', async () => {
     const a = await startNode(1);
     a.transport.send(heartbeat(1, 5, 0));
-    expect(a.transport.stats().droppedNoPeer).toBe(1);
+    expect(a.transport.stats().droppedUnroutable).toBe(1);
   });
 });
 
@@ -414,7 +414,7 @@ describe('reconnection', () => {
     expect(a.transport.peerStats(2)?.address).toBeUndefined();
     await waitFor('b2 to see the connection close', () => b2.transport.peerStats(1)?.inbound === false);
     a.transport.send(heartbeat(1, 2, 3));
-    expect(a.transport.stats().droppedNoPeer).toBe(1);
+    expect(a.transport.stats().droppedUnroutable).toBe(1);
   });
 });
 
@@ -626,7 +626,7 @@ describe('close', () => {
     await a.transport.close();
     await waitFor('the flushed messages', () => b.inbox.length === 100, 5000, () => b.inbox.length);
     a.transport.send(heartbeat(1, 2, 100));
-    expect(a.transport.stats().droppedNoPeer).toBe(1);
+    expect(a.transport.stats().droppedUnroutable).toBe(1);
     await expect(a.transport.sendSnapshot(ALL_KINDS(1, 2)[8] as SnapshotMessage, (async function* () {})())).rejects.toMatchObject({ code: 'closed' });
   });
 });
