@@ -298,7 +298,11 @@ export class BenchClient {
   private readonly slotMap = new SlotMap();
   /** Connections by node number of `slotMap`; exactly one outside cluster mode. */
   private readonly connections: (Connection | undefined)[] = [];
-  /** Requests to send before any new one: redirected requests, and one that found its connection full. */
+  /**
+   * Requests to send before any new one: redirected requests, and one that found its connection
+   * full. Bounded by construction: a redirect replaces an outstanding request (at most
+   * `pipeline` per connection) and at most one new request is held back at a time.
+   */
   private readonly pending: PendingRequest[] = [];
   private generated = 0;
   completed = 0;

@@ -132,6 +132,7 @@ export function summarize(result: BenchResult, percentiles: readonly number[]): 
   const set = result.sets.counters;
   const get = result.gets.counters;
   const total = totalCounters(result);
+  const totalLatency = latencyColumns(totalHistogram(result), percentiles);
   return [
     {
       type: 'Sets',
@@ -171,8 +172,8 @@ export function summarize(result: BenchResult, percentiles: readonly number[]): 
       movedPerSec: perSecond(total.moved, elapsedUs),
       askPerSec: perSecond(total.ask, elapsedUs),
       // memtier prints the Totals latencies even when there were no requests at all (as 0).
-      avgLatencyMs: latencyColumns(totalHistogram(result), percentiles).avgLatencyMs ?? 0,
-      percentileLatencyMs: latencyColumns(totalHistogram(result), percentiles).percentileLatencyMs.map((v) => v ?? 0),
+      avgLatencyMs: totalLatency.avgLatencyMs ?? 0,
+      percentileLatencyMs: totalLatency.percentileLatencyMs.map((v) => v ?? 0),
       kbPerSec: perSecond(total.bytes / 1024, elapsedUs),
     },
   ];
