@@ -101,7 +101,8 @@ export function acceptClient(socket: Socket, options: ConnectionOptions): Connec
   if (!options.registry.admits()) {
     options.registry.stats.connectionsRejected++;
     socket.on('error', () => undefined);
-    socket.end(MAX_CLIENTS_REACHED);
+    // Redis writes the error and closes the socket; nothing is read from it.
+    socket.end(MAX_CLIENTS_REACHED, () => socket.destroy());
     return null;
   }
   return new Connection(socket, options);
@@ -351,14 +352,15 @@ export class Connection implements RegisteredClient, ConnectionState {
     const resolution = resolveCommand(argv);
     if (!resolution.ok) {
       this.lastCommand = 'NULL';
-      this.reject(resolution.error);
+      // EXEC has no subcommands: if it resolves to an error, that is its arity.
+      this.reject(resolution.error, isWord(first, 'exec'));
       return;
     }
     const spec = resolution.spec;
     this.lastCommand = spec.name;
     const flags = flagBits(spec);
     if (this.authRequired() && (flags & FLAG_NO_AUTH) === 0) {
-      this.reject(NOAUTH);
+      this.reject(NOAUTH, spec.name === 'exec');
       return;
     }
     if (this.transaction !== null) {
@@ -379,8 +381,17 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.dispatch(spec, argv);
   }
 
-  /** Redis rejectCommand: the error, and inside MULTI the transaction is doomed. */
-  private reject(reply: Reply): void {
+  /**
+   * Redis rejectCommand: the error, and inside MULTI the transaction is doomed. A rejected EXEC
+   * (wrong arity) discards the transaction and says why, in or out of MULTI, as Redis 7.0 does.
+   */
+  private reject(reply: Reply, isExec = false): void {
+    if (isExec && reply.kind === 'error') {
+      this.discardTransaction();
+      const reason = reply.value.startsWith('ERR ') ? reply.value.slice(4) : reply.value;
+      this.reply(error(`EXECABORT Transaction discarded because of: ${reason}`));
+      return;
+    }
     if (this.transaction !== null) this.transactionDirty = true;
     this.reply(reply);
   }

@@ -170,9 +170,12 @@ export async function startStandaloneServer(options: StandaloneOptions = {}): Pr
   const machine = new StateMachine({ maxStringBytes: registry.settings.protoMaxBulkLenBytes });
   const executor = new LocalExecutor(machine, clock, options.serverCommands ?? basicServerCommands(registry, machine, clock));
   const connections = new Set<Connection>();
+  const sockets = new Set<net.Socket>();
   // allowHalfOpen: a client that sends its requests and then shuts down its side still gets
   // every reply; the connection closes once they are written.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     const connection = acceptClient(socket, { executor, registry, nowMs: () => clock.nowMs() });
     if (connection === null) return;
     connections.add(connection);
@@ -199,6 +202,7 @@ export async function startStandaloneServer(options: StandaloneOptions = {}): Pr
     close: () => new Promise<void>((resolve) => {
       if (sweeper !== undefined) clearInterval(sweeper);
       for (const connection of connections) connection.kill();
+      for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
     }),
   };

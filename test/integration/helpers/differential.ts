@@ -51,8 +51,10 @@ function maskClientLines(text: string): string {
   return text.split('\n').map((line) => line.split(' ').map((field) => {
     const equals = field.indexOf('=');
     if (equals < 0) return field;
-    const name = field.slice(0, equals);
-    return VOLATILE_CLIENT_FIELDS.includes(name) ? `${name}=<${name}>` : field;
+    // A RESP3 verbatim reply keeps its "txt:" format prefix in front of the first field.
+    const prefix = field.startsWith('txt:') ? 'txt:' : '';
+    const name = field.slice(prefix.length, equals);
+    return VOLATILE_CLIENT_FIELDS.includes(name) ? `${prefix}${name}=<${name}>` : field;
   }).join(' ')).join('\n');
 }
 
