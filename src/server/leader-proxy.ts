@@ -1,0 +1,215 @@
+// A follower's path to the leader: commands a follower cannot serve are sent over a few
+// persistent RESP3 connections to the leader's client port, and the leader's replies are parsed
+// back into Reply values, so each client gets them encoded in its own protocol version (a RESP2
+// client must see `$-1` where the leader, speaking RESP3 to us, sent `_`).
+//
+// Proxy chains end: a node forwards only to the leader of its current term, and a node that
+// was that leader and is no longer has moved to a higher term, so terms rise along any chain.
+import net from 'node:net';
+import type { Reply } from '../resp/reply.js';
+
+interface Pending {
+  readonly complete: (reply: Reply) => void;
+  /** Replies to skip (our own SELECT) before the one for this request. */
+  readonly internal: boolean;
+}
+
+/** An incremental RESP3 reply parser; returns undefined until a whole reply is buffered. */
+export class Resp3ReplyReader {
+  private buffer: Buffer = Buffer.alloc(0);
+  private offset = 0;
+
+  push(chunk: Buffer): void {
+    this.buffer = this.offset < this.buffer.length ? Buffer.concat([this.buffer.subarray(this.offset), chunk]) : chunk;
+    this.offset = 0;
+  }
+
+  next(): Reply | undefined {
+    const start = this.offset;
+    const reply = this.parse();
+    if (reply === undefined) this.offset = start;
+    return reply;
+  }
+
+  private line(): string | undefined {
+    const end = this.buffer.indexOf('\r\n', this.offset, 'latin1');
+    if (end < 0) return undefined;
+    const text = this.buffer.toString('latin1', this.offset + 1, end);
+    this.offset = end + 2;
+    return text;
+  }
+
+  private blob(length: number): Buffer | undefined {
+    if (this.offset + length + 2 > this.buffer.length) return undefined;
+    const value = Buffer.from(this.buffer.subarray(this.offset, this.offset + length));
+    this.offset += length + 2;
+    return value;
+  }
+
+  private parse(): Reply | undefined {
+    if (this.offset >= this.buffer.length) return undefined;
+    const type = String.fromCharCode(this.buffer[this.offset] as number);
+    const text = this.line();
+    if (text === undefined) return undefined;
+    switch (type) {
+      case '+':
+        return { kind: 'simple', value: text };
+      case '-':
+        return { kind: 'error', value: text };
+      case ':': {
+        const value = BigInt(text);
+        return { kind: 'integer', value: value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value };
+      }
+      case '_':
+        return { kind: 'null' };
+      case ',':
+        return { kind: 'double', value: text };
+      case '#':
+        return { kind: 'boolean', value: text === 't' };
+      case '$':
+      case '=':
+      case '!': {
+        const length = Number(text);
+        if (length < 0) return { kind: 'null' };
+        const value = this.blob(length);
+        if (value === undefined) return undefined;
+        if (type === '=') return { kind: 'verbatim', format: value.toString('latin1', 0, 3), value: value.subarray(4) };
+        if (type === '!') return { kind: 'error', value: value.toString('latin1') };
+        return { kind: 'bulk', value };
+      }
+      case '*':
+      case '~':
+      case '>': {
+        const count = Number(text);
+        if (count < 0) return { kind: 'nullArray' };
+        const items: Reply[] = [];
+        for (let k = 0; k < count; k++) {
+          const item = this.parse();
+          if (item === undefined) return undefined;
+          items.push(item);
+        }
+        return type === '~' ? { kind: 'set', value: items } : { kind: 'array', value: items };
+      }
+      case '%': {
+        const count = Number(text);
+        const pairs: [Reply, Reply][] = [];
+        for (let k = 0; k < count; k++) {
+          const key = this.parse();
+          if (key === undefined) return undefined;
+          const value = this.parse();
+          if (value === undefined) return undefined;
+          pairs.push([key, value]);
+        }
+        return { kind: 'map', value: pairs };
+      }
+      default:
+        throw new Error(`proxy: unexpected RESP type byte ${JSON.stringify(type)} from the leader`);
+    }
+  }
+}
+
+function encodeCommand(argv: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${argv.length}\r\n`, 'latin1')];
+  for (const arg of argv) parts.push(Buffer.from(`$${arg.length}\r\n`, 'latin1'), arg, Buffer.from('\r\n', 'latin1'));
+  return Buffer.concat(parts);
+}
+
+class ProxyConnection {
+  private readonly socket: net.Socket;
+  private readonly reader = new Resp3ReplyReader();
+  private readonly pending: Pending[] = [];
+  private db = 0;
+  closed = false;
+
+  constructor(host: string, port: number, password: string | undefined, private readonly onClose: (conn: ProxyConnection) => void) {
+    this.socket = net.connect({ host, port });
+    this.socket.setNoDelay(true);
+    const hello = password === undefined
+      ? [Buffer.from('HELLO'), Buffer.from('3')]
+      : [Buffer.from('HELLO'), Buffer.from('3'), Buffer.from('AUTH'), Buffer.from('default'), Buffer.from(password)];
+    this.pending.push({ internal: true, complete: () => undefined });
+    this.socket.write(encodeCommand(hello));
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => this.close());
+    this.socket.on('close', () => this.close());
+  }
+
+  get depth(): number {
+    return this.pending.length;
+  }
+
+  send(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void): void {
+    const out: Buffer[] = [];
+    if (db !== this.db) {
+      out.push(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(db))]));
+      this.pending.push({ internal: true, complete: () => undefined });
+      this.db = db;
+    }
+    commands.forEach((argv, k) => {
+      out.push(encodeCommand(argv));
+      this.pending.push({ internal: k < commands.length - 1, complete });
+    });
+    this.socket.write(out.length === 1 ? out[0] as Buffer : Buffer.concat(out));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    for (;;) {
+      let reply: Reply | undefined;
+      try {
+        reply = this.reader.next();
+      } catch {
+        this.close();
+        return;
+      }
+      if (reply === undefined) return;
+      const waiter = this.pending.shift();
+      if (waiter && !waiter.internal) waiter.complete(reply);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    const lost: Reply = { kind: 'error', value: 'ERR connection to the leader lost: the command may or may not have been applied' };
+    for (const waiter of this.pending.splice(0)) if (!waiter.internal) waiter.complete(lost);
+    this.onClose(this);
+  }
+}
+
+/** A small pool of connections to the current leader. */
+export class LeaderProxy {
+  private target: { host: string; port: number } | undefined;
+  private connections: ProxyConnection[] = [];
+  private nextConnection = 0;
+
+  constructor(private readonly poolSize: number, private readonly password: string | undefined) {}
+
+  /** Points the proxy at a new leader (or none), closing connections to the old one. */
+  setLeader(host: string | undefined, port: number | undefined): void {
+    if (host === this.target?.host && port === this.target?.port) return;
+    this.close();
+    this.target = host !== undefined && port !== undefined ? { host, port } : undefined;
+  }
+
+  /** Sends commands (replies to all but the last are swallowed) and completes with the last reply. */
+  forward(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void): void {
+    const target = this.target;
+    if (!target) {
+      complete({ kind: 'error', value: 'CLUSTERDOWN no leader to forward to' });
+      return;
+    }
+    if (this.connections.length < this.poolSize) {
+      this.connections.push(new ProxyConnection(target.host, target.port, this.password, (conn) => {
+        this.connections = this.connections.filter((other) => other !== conn);
+      }));
+    }
+    const conn = this.connections[this.nextConnection++ % this.connections.length] as ProxyConnection;
+    conn.send(db, commands, complete);
+  }
+
+  close(): void {
+    for (const conn of this.connections.splice(0)) conn.close();
+  }
+}

@@ -1,0 +1,816 @@
+// The raftis node: the driver that owns every timer, socket and file around the pure Raft core.
+//
+// The driver loop follows the core's Ready contract (src/raft/types.ts, docs/raft.md):
+//   ready() → send messages → persist (one fsync) → send persistMessages → install snapshot →
+//   apply committed entries → serve reads → advance().
+// Everything that wants the core (a peer message, a tick, a client proposal) while a cycle is
+// persisting waits in a queue and runs right after advance(); that waiting is what batches many
+// proposals into one log append and one fsync (group commit). Cycles are started with
+// setImmediate, so all the commands that arrived in one event-loop turn share a cycle.
+//
+// The node implements the client connections' Executor (src/server/executor.ts): writes are
+// proposed and answered when applied, reads wait for a ReadIndex round and for the state machine
+// to reach it, and a follower forwards to the leader (or answers -MOVED in redirect mode).
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CommandSpec } from '../commands/types.js';
+import {
+  NONE, Raft, SeededPrng, defaultRaftConfig, type ConfChange, type ConfState, type Entry, type Message, type NodeId,
+  type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
+} from '../raft/index.js';
+import type { Reply } from '../resp/reply.js';
+import { encodeExpiryEntry, encodeTransactionEntry, encodeWriteEntry, StateMachine } from '../state/index.js';
+import { openStorage, StorageWriteError, toRestoreState, type DiskStorage } from '../storage/index.js';
+import { PeerTransport } from '../transport/transport.js';
+import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
+import { LeaderProxy } from './leader-proxy.js';
+import {
+  decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, type MemberAddress,
+} from './members.js';
+import { keySlot } from './slots.js';
+
+export type FollowerMode = 'proxy' | 'redirect';
+
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  readonly host: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  /** Every initial member, this node included. Empty when joining an existing cluster. */
+  readonly peers: ReadonlyMap<NodeId, MemberAddress>;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly fsync: 'always' | 'never';
+  readonly repairWal: boolean;
+  /** Take a snapshot once this many entries follow the last one. */
+  readonly snapshotEntries: number;
+  readonly snapshotsRetained: number;
+  readonly followerMode: FollowerMode;
+  /** How long a command waits for a leader before -CLUSTERDOWN. */
+  readonly leaderWaitMs: number;
+  /** How long a write waits to be applied before its client is told the outcome is unknown. */
+  readonly commandTimeoutMs: number;
+  readonly requirepass: string | undefined;
+  readonly secret: string | undefined;
+  readonly logger: Logger;
+  /** Called once the node has removed itself (CLUSTER LEAVE) or was removed. */
+  readonly onRemoved?: () => void;
+}
+
+interface PendingWrite {
+  readonly term: number;
+  readonly completion: Completion;
+  readonly deadline: number;
+}
+
+interface PendingRead {
+  readonly db: number;
+  readonly argv: readonly Buffer[];
+  readonly completion: Completion;
+  /** Entries already proposed when the read arrived: the read must observe them. */
+  readonly minIndex: number;
+  readonly deadline: number;
+}
+
+interface ReadyRead {
+  readonly index: number;
+  readonly read: PendingRead;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function errorReply(message: string): Reply {
+  return { kind: 'error', value: message };
+}
+
+const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
+
+export class RaftNode implements Executor {
+  readonly options: NodeOptions;
+  readonly machine = new StateMachine();
+  readonly members = new Map<NodeId, MemberAddress>();
+  private raft!: Raft;
+  private storage!: DiskStorage;
+  private transport!: PeerTransport;
+  private readonly proxy: LeaderProxy;
+  private readonly log: Logger;
+
+  private busy = false;
+  private scheduled = false;
+  private queue: (() => void)[] = [];
+  private readonly pendingWrites = new Map<number, PendingWrite>();
+  private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
+  private readonly pendingReads = new Map<number, PendingRead>();
+  private waitingReads: ReadyRead[] = [];
+  private leaderWaiters: { deadline: number; run: () => void; fail: (reply: Reply) => void }[] = [];
+  private readSeq = 0;
+  private lastProposedIndex = 0;
+  private expiryInFlight = 0;
+  private clockFloorMs = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private snapshotting = false;
+  private diskFailure: string | undefined;
+  private closed = false;
+  private stopping = false;
+  private removed = false;
+  private lastRole: RaftStatus['role'] = 'follower';
+  private lastLeader: NodeId = NONE;
+  /** Peers whose snapshot stream is under way. */
+  private readonly snapshotsInFlight = new Set<NodeId>();
+  readonly stats = { proposals: 0, reads: 0, forwarded: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, elections: 0 };
+
+  private constructor(options: NodeOptions) {
+    this.options = options;
+    this.log = options.logger;
+    this.proxy = new LeaderProxy(4, options.requirepass);
+  }
+
+  static async start(options: NodeOptions): Promise<RaftNode> {
+    const node = new RaftNode(options);
+    await node.open();
+    return node;
+  }
+
+  private async open(): Promise<void> {
+    const { options } = this;
+    const { storage, recovered } = await openStorage(options.dataDir, {
+      fsync: options.fsync,
+      repair: options.repairWal,
+      snapshotsRetained: options.snapshotsRetained,
+      logger: this.log,
+    });
+    this.storage = storage;
+    for (const [id, address] of options.peers) this.members.set(id, address);
+    if (recovered.snapshot) {
+      for (const [id, address] of decodeMemberTable(recovered.snapshot.metadata)) this.members.set(id, address);
+      await this.installSnapshotFile(recovered.snapshot.meta.index, recovered.snapshot.meta.term);
+    }
+    const initialConf: ConfState = { voters: [...options.peers.keys()], learners: [], removed: [] };
+    // Membership entries above the snapshot carry the addresses of the members they add.
+    for (const entry of recovered.entries) if (entry.kind === 'conf' && entry.change) this.learnAddress(entry.change);
+    const seed = randomBytes(4).readUInt32LE(0);
+    this.raft = new Raft(
+      defaultRaftConfig(options.id, new SeededPrng(seed), {
+        electionTicks: options.electionTicks,
+        heartbeatTicks: options.heartbeatTicks,
+      }),
+      toRestoreState(recovered, initialConf),
+    );
+    this.lastProposedIndex = this.raft.status().lastIndex;
+    this.transport = new PeerTransport({
+      id: options.id,
+      clusterId: options.clusterId,
+      listen: { host: options.host, port: options.peerPort },
+      secret: options.secret,
+      removed: this.raft.status().confState.removed,
+      logger: this.log,
+      onMessage: (message) => this.withRaft(() => this.raft.step(message)),
+      onUnreachable: (id) => this.withRaft(() => this.raft.reportUnreachable(id)),
+      onSnapshot: (message, chunks) => this.receiveSnapshot(message, chunks),
+    });
+    await this.transport.listen();
+    this.syncPeers();
+    this.tickTimer = setInterval(() => this.onTick(), options.tickMs);
+    this.log.info({ id: options.id, term: this.raft.status().term, lastIndex: this.raft.status().lastIndex,
+      snapshotIndex: recovered.snapshot?.meta.index ?? 0 }, 'node started');
+    this.schedule();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The driver loop
+
+  /** Runs `fn` against the core now, or right after the cycle under way. */
+  private withRaft(fn: () => void): void {
+    if (this.closed) return;
+    if (this.busy) {
+      this.queue.push(fn);
+      return;
+    }
+    fn();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.cycle();
+    });
+  }
+
+  private async cycle(): Promise<void> {
+    if (this.busy || this.closed || !this.raft.hasReady()) return;
+    this.busy = true;
+    try {
+      const ready = this.raft.ready();
+      this.noteSoftState(ready);
+      this.sendAll(ready.messages);
+      await this.persist(ready);
+      if (this.closed) return;
+      this.sendAll(ready.persistMessages);
+      if (ready.snapshot) await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
+      this.applyEntries(ready.committedEntries);
+      for (const state of ready.readStates) this.readBecameSafe(state.context, state.index);
+      for (const context of ready.droppedReads) this.readDropped(context);
+      this.serveReads();
+      this.raft.advance();
+    } catch (error) {
+      // A failed assertion or an unexpected error in the loop: the node cannot vouch for its
+      // state any more. Stop rather than risk serving something wrong.
+      this.log.fatal({ err: error }, 'driver loop failed; stopping the node');
+      this.closed = true;
+      this.busy = false;
+      void this.shutdownNow(1);
+      return;
+    }
+    this.busy = false;
+    const queued = this.queue;
+    this.queue = [];
+    for (const fn of queued) fn();
+    this.maybeSnapshot();
+    this.schedule();
+  }
+
+  /** Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). */
+  private async persist(ready: Ready): Promise<void> {
+    if (!ready.hardState && ready.entries.length === 0 && !ready.snapshot) return;
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await this.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+        if (this.diskFailure !== undefined) {
+          this.log.warn({ attempt }, 'disk writes succeed again; accepting writes');
+          this.diskFailure = undefined;
+        }
+        return;
+      } catch (error) {
+        if (!(error instanceof StorageWriteError)) throw error;
+        if (this.diskFailure === undefined) this.log.error({ err: error }, 'disk write failed; refusing writes until it succeeds');
+        this.diskFailure = `${error.code ?? 'EIO'}: ${error.message}`;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
+        await this.storage.retry().catch((retryError: unknown) => this.log.warn({ err: retryError }, 'storage retry failed'));
+      }
+    }
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.type === 'snapshot') this.sendSnapshot(message);
+      else this.transport.send(message);
+    }
+  }
+
+  private noteSoftState(ready: Ready): void {
+    const soft = ready.softState;
+    if (!soft) return;
+    const term = this.raft.status().term;
+    if (soft.role !== this.lastRole) {
+      if (soft.role === 'leader') {
+        this.stats.elections++;
+        this.log.info({ term }, `became leader for term ${term}`);
+        // The leader's clock must not go below any entry already in the log (thesis §6.3
+        // does not need it, but deterministic expiry does).
+        this.clockFloorMs = Math.max(this.clockFloorMs, this.machine.lastTimeMs);
+      } else if (this.lastRole === 'leader') {
+        this.log.info({ term }, `stepped down in term ${term}`);
+      } else if (soft.role === 'candidate') {
+        this.log.info({ term }, `campaigning in term ${term}`);
+      }
+    }
+    if (soft.leader !== this.lastLeader && soft.leader !== NONE && soft.role !== 'leader') {
+      this.log.info({ term, leader: soft.leader }, `following leader ${soft.leader} in term ${term}`);
+    }
+    this.lastRole = soft.role;
+    this.lastLeader = soft.leader;
+    const leader = soft.leader !== NONE && soft.leader !== this.options.id ? this.members.get(soft.leader) : undefined;
+    this.proxy.setLeader(leader?.host, leader?.clientPort);
+    if (soft.leader !== NONE) {
+      const waiters = this.leaderWaiters;
+      this.leaderWaiters = [];
+      // Run after this cycle: they call back into the core.
+      this.queue.push(() => { for (const waiter of waiters) waiter.run(); });
+    }
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.kind === 'normal') {
+        const reply = this.machine.apply(entry.index, entry.data);
+        this.stats.applied++;
+        const pending = this.pendingWrites.get(entry.index);
+        if (pending) {
+          this.pendingWrites.delete(entry.index);
+          // Another leader's entry took our index: our proposal was never committed.
+          pending.completion.complete(pending.term === entry.term ? reply
+            : errorReply('ERR the command was lost in a leader change; it was not applied'));
+        }
+        if (entry.index === this.expiryInFlight) this.expiryInFlight = 0;
+      } else if (entry.kind === 'conf' && entry.change) {
+        this.applyConfChange(entry);
+      }
+      const conf = this.pendingConf.get(entry.index);
+      if (conf) {
+        this.pendingConf.delete(entry.index);
+        conf.done(conf.term === entry.term ? { kind: 'simple', value: 'OK' } : errorReply('ERR the membership change was lost in a leader change'));
+      }
+    }
+    // Proposals below the applied index that never showed up were overwritten.
+    if (entries.length > 0) this.failOverwritten((entries[entries.length - 1] as Entry).index);
+  }
+
+  private failOverwritten(appliedIndex: number): void {
+    for (const [index, pending] of this.pendingWrites) {
+      if (index > appliedIndex) continue;
+      this.pendingWrites.delete(index);
+      pending.completion.complete(errorReply('ERR the command was lost in a leader change; it was not applied'));
+    }
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const change = entry.change as ConfChange;
+    this.learnAddress(change);
+    const status = this.raft.status();
+    if (change.type === 'remove') {
+      this.members.delete(change.nodeId);
+      this.transport.setRemoved(status.confState.removed.concat(change.nodeId));
+      if (change.nodeId === this.options.id) {
+        this.log.warn({ index: entry.index }, 'this node was removed from the cluster; stopping');
+        this.removed = true;
+        setImmediate(() => this.options.onRemoved?.());
+      }
+    }
+    this.log.info({ index: entry.index, change: change.type, node: change.nodeId }, 'membership change applied');
+    this.syncPeers();
+  }
+
+  private learnAddress(change: ConfChange): void {
+    if (change.type !== 'addLearner') return;
+    const address = decodeMemberAddress(change.context);
+    if (address) this.members.set(change.nodeId, address);
+  }
+
+  private syncPeers(): void {
+    const peers = new Map<NodeId, { host: string; port: number }>();
+    for (const [id, address] of this.members) {
+      if (id !== this.options.id) peers.set(id, { host: address.host, port: address.peerPort });
+    }
+    this.transport.setPeers(peers);
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    this.withRaft(() => {
+      this.raft.tick();
+      this.sweepExpiry();
+    });
+    this.expireWaiters(now);
+  }
+
+  /** The leader deletes keys whose time has passed through the log, so replicas free them alike. */
+  private sweepExpiry(): void {
+    if (this.expiryInFlight !== 0 || this.diskFailure !== undefined || this.raft.status().role !== 'leader') return;
+    const nowMs = this.nowMs();
+    const deletes = this.machine.expiredKeys(nowMs, 256);
+    if (deletes.length === 0) return;
+    const result = this.raft.propose(encodeExpiryEntry({ timeMs: nowMs, deletes }));
+    if (result.ok) {
+      this.expiryInFlight = result.index;
+      this.lastProposedIndex = result.index;
+    }
+  }
+
+  private expireWaiters(now: number): void {
+    if (this.leaderWaiters.length > 0) {
+      const keep = [];
+      for (const waiter of this.leaderWaiters) {
+        if (waiter.deadline > now) keep.push(waiter);
+        else waiter.fail(errorReply(`CLUSTERDOWN no leader elected within ${this.options.leaderWaitMs} ms`));
+      }
+      this.leaderWaiters = keep;
+    }
+    for (const [index, pending] of this.pendingWrites) {
+      if (pending.deadline > now) continue;
+      this.pendingWrites.delete(index);
+      pending.completion.complete(TIMEOUT_REPLY);
+    }
+    for (const [context, read] of this.pendingReads) {
+      if (read.deadline > now) continue;
+      this.pendingReads.delete(context);
+      read.completion.complete(errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
+    }
+  }
+
+  /** The leader's clock for new entries: never below what the log already carries. */
+  private nowMs(): number {
+    this.clockFloorMs = Math.max(this.clockFloorMs, Date.now(), this.machine.lastTimeMs);
+    return this.clockFloorMs;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Executor: what client connections call
+
+  write(db: number, argv: readonly Buffer[], completion: Completion): void {
+    this.route(db, [argv], completion, () => {
+      this.propose(encodeWriteEntry({ timeMs: this.nowMs(), db, argv }), completion);
+    });
+  }
+
+  transaction(db: number, commands: readonly (readonly Buffer[])[], watches: readonly Watch[], completion: Completion): void {
+    if (watches.length > 0 && !this.isLeader() && this.options.followerMode === 'proxy') {
+      // WATCH versions were read here; the leader's may differ, and forwarding WATCH itself
+      // would watch at the wrong moment. Clients that WATCH must talk to the leader.
+      completion.complete(this.movedOrDown(commands[0]?.[1]));
+      return;
+    }
+    const forwarded = [[Buffer.from('MULTI')], ...commands, [Buffer.from('EXEC')]];
+    this.route(db, forwarded, completion, () => {
+      this.propose(encodeTransactionEntry({ timeMs: this.nowMs(), db, commands, watches }), completion);
+    });
+  }
+
+  read(db: number, argv: readonly Buffer[], consistency: ReadConsistency, completion: Completion): void {
+    if (consistency === 'stale') {
+      completion.complete(this.machine.read(db, argv, Date.now()));
+      return;
+    }
+    this.route(db, [argv], completion, () => {
+      const context = ++this.readSeq;
+      const read: PendingRead = {
+        db,
+        argv: argv.map((arg) => Buffer.from(arg)),
+        completion,
+        minIndex: this.lastProposedIndex,
+        deadline: Date.now() + this.options.commandTimeoutMs,
+      };
+      const result = this.raft.readIndex(context);
+      if (!result.ok) {
+        completion.complete(this.refusal(result));
+        return;
+      }
+      this.stats.reads++;
+      this.pendingReads.set(context, read);
+    });
+  }
+
+  server(client: ClientView, spec: CommandSpec, argv: readonly Buffer[], completion: Completion): void {
+    if (this.serverCommands) this.serverCommands(this, client, spec, argv, completion);
+    else completion.complete(errorReply(`ERR '${spec.name}' is not available`));
+  }
+
+  watch(db: number, key: Buffer): Watch {
+    return this.machine.watch(db, key, Date.now());
+  }
+
+  /** Set by server-commands.ts: INFO, CONFIG, CLUSTER, RAFT.*, TIME, COMMAND, SHUTDOWN, ... */
+  serverCommands: ((node: RaftNode, client: ClientView, spec: CommandSpec, argv: readonly Buffer[], completion: Completion) => void) | undefined;
+
+  /**
+   * Runs `local` on the leader; on a follower forwards `commands` to the leader (or answers
+   * -MOVED); with no leader known, waits for one up to leaderWaitMs.
+   */
+  private route(db: number, commands: readonly (readonly Buffer[])[], completion: Completion, local: () => void): void {
+    if (this.stopping || this.closed) {
+      completion.complete(errorReply('CLUSTERDOWN this node is shutting down'));
+      return;
+    }
+    this.withRaft(() => {
+      const status = this.raft.status();
+      if (status.role === 'leader') {
+        local();
+        return;
+      }
+      if (status.leader === NONE || !this.members.has(status.leader)) {
+        this.leaderWaiters.push({
+          deadline: Date.now() + this.options.leaderWaitMs,
+          run: () => this.route(db, commands, completion, local),
+          fail: (reply) => completion.complete(reply),
+        });
+        return;
+      }
+      if (this.options.followerMode === 'redirect') {
+        completion.complete(this.movedOrDown(commands[commands.length === 1 ? 0 : 1]?.[1]));
+        return;
+      }
+      this.stats.forwarded++;
+      this.proxy.forward(db, commands, (reply) => completion.complete(reply));
+    });
+  }
+
+  private movedOrDown(key: Buffer | undefined): Reply {
+    const leader = this.leaderAddress();
+    if (!leader) return errorReply('CLUSTERDOWN no leader elected');
+    return errorReply(`MOVED ${key ? keySlot(key) : 0} ${leader.host}:${leader.clientPort}`);
+  }
+
+  private propose(data: Uint8Array, completion: Completion): void {
+    if (this.diskFailure !== undefined) {
+      completion.complete(errorReply(`MISCONF writes are refused: the disk failed (${this.diskFailure})`));
+      return;
+    }
+    const result = this.raft.propose(data);
+    if (!result.ok) {
+      completion.complete(this.refusal(result));
+      return;
+    }
+    this.stats.proposals++;
+    this.lastProposedIndex = result.index;
+    this.pendingWrites.set(result.index, { term: result.term, completion, deadline: Date.now() + this.options.commandTimeoutMs });
+  }
+
+  private refusal(result: Extract<ProposeResult, { ok: false }>): Reply {
+    switch (result.error) {
+      case 'not-leader':
+        return errorReply('TRYAGAIN this node lost leadership; retry');
+      case 'transferring':
+        return errorReply('TRYAGAIN leadership is being transferred; retry');
+      case 'too-many-reads':
+        return errorReply('BUSY too many reads waiting; retry');
+      case 'conf-change-pending':
+        return errorReply('ERR another membership change is in progress');
+      case 'no-op-uncommitted':
+        return errorReply('TRYAGAIN the new leader has not committed its first entry yet; retry');
+      case 'invalid-conf-change':
+        return errorReply('ERR invalid membership change (unknown node, a removed id, or the last voter)');
+    }
+  }
+
+  private readBecameSafe(context: number, index: number): void {
+    const read = this.pendingReads.get(context);
+    if (!read) return;
+    this.pendingReads.delete(context);
+    this.waitingReads.push({ index: Math.max(index, read.minIndex), read });
+  }
+
+  private readDropped(context: number): void {
+    const read = this.pendingReads.get(context);
+    if (!read) return;
+    this.pendingReads.delete(context);
+    read.completion.complete(errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry'));
+  }
+
+  /** Serves confirmed reads whose index the state machine has reached. */
+  private serveReads(): void {
+    if (this.waitingReads.length === 0) return;
+    const applied = this.machine.appliedIndex;
+    const raftApplied = Math.max(applied, this.raft.status().commit);
+    const now = Date.now();
+    const keep: ReadyRead[] = [];
+    for (const waiting of this.waitingReads) {
+      // The machine skips no-op and membership entries, so compare with what the core applied.
+      if (waiting.index <= raftApplied) waiting.read.completion.complete(this.machine.read(waiting.read.db, waiting.read.argv, now));
+      else keep.push(waiting);
+    }
+    this.waitingReads = keep;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership and leadership (CLUSTER ADDNODE / REMOVENODE / FAILOVER / LEAVE)
+
+  /** Proposes a membership change; `done` gets +OK once it is applied here. */
+  changeMembership(change: ConfChange, done: (reply: Reply) => void): void {
+    this.withRaft(() => {
+      if (this.raft.status().role !== 'leader') {
+        done(this.movedOrDown(undefined));
+        return;
+      }
+      const result = this.raft.proposeConfChange(change);
+      if (!result.ok) {
+        done(this.refusal(result));
+        return;
+      }
+      this.lastProposedIndex = result.index;
+      this.pendingConf.set(result.index, { term: result.term, done });
+    });
+  }
+
+  addNode(id: NodeId, address: MemberAddress, done: (reply: Reply) => void): void {
+    this.changeMembership({ type: 'addLearner', nodeId: id, context: encodeMemberAddress(address) }, done);
+  }
+
+  removeNode(id: NodeId, done: (reply: Reply) => void): void {
+    this.changeMembership({ type: 'remove', nodeId: id, context: EMPTY }, done);
+  }
+
+  /** Transfers leadership to `to` (or the most caught-up voter); resolves once someone else leads. */
+  transferLeadership(to: NodeId | undefined, timeoutMs = this.options.tickMs * this.options.electionTicks * 2): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.withRaft(() => {
+        const status = this.raft.status();
+        if (status.role !== 'leader') {
+          resolve(status.leader !== this.options.id);
+          return;
+        }
+        const target = to ?? [...status.progress].filter((p) => p.id !== this.options.id && p.voter)
+          .sort((a, b) => b.match - a.match)[0]?.id;
+        if (target === undefined) {
+          resolve(false);
+          return;
+        }
+        this.raft.transferLeadership(target);
+        const deadline = Date.now() + timeoutMs;
+        const poll = (): void => {
+          const now = this.raft.status();
+          if (now.role !== 'leader') resolve(true);
+          else if (Date.now() > deadline) resolve(false);
+          else setTimeout(poll, Math.max(5, Math.floor(this.options.tickMs / 4)));
+        };
+        poll();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.closed) return;
+    const status = this.raft.status();
+    if (status.applied - status.snapshotIndex < this.options.snapshotEntries) return;
+    void this.takeSnapshot();
+  }
+
+  /**
+   * Snapshots the state machine at the applied index without blocking the event loop: the
+   * machine's copy-on-write view is written in chunks, yielding between them, while writes go on.
+   */
+  async takeSnapshot(): Promise<{ index: number; bytes: number } | undefined> {
+    if (this.snapshotting) return undefined;
+    this.snapshotting = true;
+    try {
+      const status = this.raft.status();
+      const index = status.applied;
+      if (index <= status.snapshotIndex) return undefined;
+      const meta = this.raft.snapshotMeta(index);
+      const image = this.machine.beginSnapshot();
+      const writer = await this.storage.createSnapshot(meta, encodeMemberTable(this.members));
+      let bytes = 0;
+      try {
+        for (let chunk = image.nextChunk(1 << 20); chunk !== null; chunk = image.nextChunk(1 << 20)) {
+          await writer.write(chunk);
+          bytes += chunk.length;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await writer.finish();
+      } catch (error) {
+        await writer.abort().catch(() => undefined);
+        throw error;
+      }
+      this.withRaft(() => this.raft.compact(index, EMPTY));
+      await this.storage.compact(index);
+      this.stats.snapshotsTaken++;
+      this.log.info({ index, bytes }, 'snapshot taken');
+      return { index, bytes };
+    } catch (error) {
+      this.log.error({ err: error }, 'snapshot failed');
+      return undefined;
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** Replaces the state machine by the snapshot file at (index, term). */
+  private async installSnapshotFile(index: number, term: number): Promise<void> {
+    const reader = await this.storage.openSnapshot({ index, term });
+    try {
+      const restorer = this.machine.beginRestore();
+      for (let chunk = await reader.next(); chunk !== undefined; chunk = await reader.next()) restorer.push(chunk);
+      this.machine.finishRestore(restorer);
+      for (const [id, address] of decodeMemberTable(reader.info.metadata)) this.members.set(id, address);
+    } finally {
+      await reader.close();
+    }
+    this.stats.snapshotsInstalled++;
+    this.log.info({ index, term }, 'snapshot installed');
+  }
+
+  /** Streams our snapshot file to a follower that needs compacted entries. */
+  private sendSnapshot(message: SnapshotMessage): void {
+    const to = message.to;
+    if (this.snapshotsInFlight.has(to)) return;
+    this.snapshotsInFlight.add(to);
+    const { index, term } = message.snapshot.meta;
+    const storage = this.storage;
+    const members = encodeMemberTable(this.members);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(members.length, 0);
+      yield header;
+      yield members;
+      const reader = await storage.openSnapshot({ index, term });
+      try {
+        for (let chunk = await reader.next(); chunk !== undefined; chunk = await reader.next()) yield chunk;
+      } finally {
+        await reader.close();
+      }
+    }
+    this.transport.sendSnapshot({ ...message, snapshot: { meta: message.snapshot.meta, data: EMPTY } }, source()).then(
+      () => this.withRaft(() => this.raft.reportSnapshot(to, true)),
+      (error: unknown) => {
+        this.log.warn({ err: error, to, index }, 'sending a snapshot failed');
+        this.withRaft(() => this.raft.reportSnapshot(to, false));
+      },
+    ).finally(() => this.snapshotsInFlight.delete(to));
+  }
+
+  /** Receives a snapshot stream: writes it to a snapshot file, then hands it to the core. */
+  private async receiveSnapshot(message: SnapshotMessage, chunks: AsyncIterable<Buffer>): Promise<void> {
+    let pending = Buffer.alloc(0);
+    let membersBytes: Buffer | undefined;
+    let writer: Awaited<ReturnType<DiskStorage['createSnapshot']>> | undefined;
+    try {
+      for await (const chunk of chunks) {
+        if (!writer) {
+          pending = Buffer.concat([pending, chunk]);
+          if (pending.length < 4) continue;
+          const length = pending.readUInt32BE(0);
+          if (pending.length < 4 + length) continue;
+          membersBytes = pending.subarray(4, 4 + length);
+          writer = await this.storage.createSnapshot(message.snapshot.meta, membersBytes);
+          const rest = pending.subarray(4 + length);
+          if (rest.length > 0) await writer.write(rest);
+          continue;
+        }
+        await writer.write(chunk);
+      }
+      if (!writer) throw new Error('snapshot stream ended before its header');
+      await writer.finish();
+    } catch (error) {
+      await writer?.abort().catch(() => undefined);
+      throw error;
+    }
+    if (membersBytes) for (const [id, address] of decodeMemberTable(membersBytes)) this.members.set(id, address);
+    this.withRaft(() => this.raft.step(message));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Introspection (INFO raft, CLUSTER NODES, /metrics, /api/stats)
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  isLeader(): boolean {
+    return this.raft.status().role === 'leader';
+  }
+
+  leaderAddress(): (MemberAddress & { id: NodeId }) | undefined {
+    const leader = this.raft.status().leader;
+    const address = leader === NONE ? undefined : this.members.get(leader);
+    return address ? { id: leader, ...address } : undefined;
+  }
+
+  storageStats(): ReturnType<DiskStorage['stats']> {
+    return this.storage.stats();
+  }
+
+  transportStats(): ReturnType<PeerTransport['stats']> {
+    return this.transport.stats();
+  }
+
+  get diskFailureReason(): string | undefined {
+    return this.diskFailure;
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shutdown
+
+  /**
+   * Graceful stop: a leader first hands leadership to the most caught-up voter, then the node
+   * finishes the cycle under way (so everything acknowledged is on disk) and closes.
+   */
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.isLeader() && this.raft.status().confState.voters.length > 1) {
+      const moved = await this.transferLeadership(undefined);
+      this.log.info({ moved }, moved ? 'leadership transferred before shutdown' : 'leadership transfer before shutdown did not complete');
+    }
+    await this.shutdownNow(0);
+  }
+
+  private async shutdownNow(_code: number): Promise<void> {
+    while (this.busy && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.closed = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    const down = errorReply('CLUSTERDOWN this node is shutting down');
+    for (const pending of this.pendingWrites.values()) pending.completion.complete(TIMEOUT_REPLY);
+    this.pendingWrites.clear();
+    for (const read of this.pendingReads.values()) read.completion.complete(down);
+    this.pendingReads.clear();
+    for (const waiting of this.waitingReads) waiting.read.completion.complete(down);
+    this.waitingReads = [];
+    for (const waiter of this.leaderWaiters) waiter.fail(down);
+    this.leaderWaiters = [];
+    this.proxy.close();
+    await this.transport.close().catch(() => undefined);
+    await this.storage.close().catch(() => undefined);
+    this.log.info('node stopped');
+  }
+}
