@@ -175,7 +175,7 @@ async function reconcile(found: Recovered): Promise<{ storage: DiskStorage; reco
         ends ? 'the log ends before the snapshot: restarting it after the snapshot' : 'the log disagrees with the snapshot (an interrupted install): discarding it and restarting after the snapshot',
       );
       await wal.append({ reset: { index: snapshot.index, term: snapshot.term }, entries: [] });
-      await wal.compact(snapshot.index);
+      await wal.compact(snapshot.index).catch((error: unknown) => logger.warn({ err: error }, 'could not remove the superseded segments yet'));
     }
   }
 

@@ -171,7 +171,7 @@ export class Wal {
       if (salvaged !== undefined && (salvaged.term > hardState.term || (salvaged.term === hardState.term && hardState.vote === 0 && salvaged.vote !== 0))) {
         // Raft §5.1: a term and a vote, once promised, must never be forgotten, even when the log
         // that recorded them had to be cut. The commit index is not a promise: keep ours.
-        hardState = { term: salvaged.term, vote: salvaged.vote, commit: Math.min(hardState.commit, Math.max(state.lastIndex, snapshotIndex)) };
+        hardState = { term: salvaged.term, vote: salvaged.vote, commit: Math.min(hardState.commit, state.lastIndex) };
         logger.warn({ from: state.hardState, to: hardState }, 'repair: keeping the term and vote found in the dropped part of the WAL');
         await wal.append({ entries: [], hardState });
       }

@@ -1,8 +1,8 @@
 // Proves that storage keeps every promise across crashes at arbitrary points. Each seed drives a
 // Raft-like workload (appends, conflicting suffixes replaced by a new term, hard state changes,
-// local snapshots with compaction, snapshots installed from a leader) on the simulated disk, and
-// powers it off after a PRNG-chosen number of disk operations, during the workload or during
-// recovery itself. On reboot the disk keeps only synced data plus a random prefix of unsynced
+// local snapshots with compaction, snapshots installed from a leader, now and then a full disk or
+// an EIO followed by retry() and the same save again) on the simulated disk, and powers it off
+// after a PRNG-chosen number of disk operations, during the workload or during recovery itself. On reboot the disk keeps only synced data plus a random prefix of unsynced
 // writes, the last torn at a random byte. A model of the workload lists the states recovery may
 // legitimately return: the state after every save that resolved, possibly plus the one in flight,
 // never a part of one. So the test shows at once that every resolved save survives, that torn
@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { SeededPrng } from '../../../src/raft/prng.js';
 import type { Entry, HardState } from '../../../src/raft/types.js';
+import { StorageWriteError } from '../../../src/storage/errors.js';
 import { SimDisk } from '../../../src/storage/sim-fs.js';
 import { openStorage, type DiskStorage, type RecoveredState } from '../../../src/storage/storage.js';
 import { RecordingLogger, sameEntry, shape } from './helpers.js';
@@ -179,7 +180,35 @@ function mismatch(state: ModelState, recovered: RecoveredState): string | undefi
   return undefined;
 }
 
-async function runSeed(seed: number): Promise<void> {
+/** Makes the next WAL operation of some kind fail, as a full or failing disk would. */
+function injectFault(prng: SeededPrng, disk: SimDisk): string {
+  switch (prng.nextInt(5)) {
+    case 0:
+      disk.capacityBytes = disk.usedBytes() + prng.nextInt(600);
+      return 'disk full';
+    case 1:
+      disk.injectFault({ op: 'write', code: 'EIO', pathIncludes: 'wal' });
+      return 'EIO on write';
+    case 2:
+      disk.injectFault({ op: 'sync', code: 'EIO', pathIncludes: 'wal' });
+      return 'EIO on fsync';
+    case 3:
+      disk.injectFault({ op: 'fsyncDir', code: 'EIO', pathIncludes: 'wal' });
+      return 'EIO on directory fsync';
+    default:
+      disk.injectFault({ op: 'create', code: 'ENOSPC', pathIncludes: 'wal' });
+      return 'ENOSPC creating a segment';
+  }
+}
+
+function clearFaults(disk: SimDisk): void {
+  disk.clearFaults();
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+}
+
+/** Runs one seed; returns how many disk errors it retried past. */
+async function runSeed(seed: number): Promise<number> {
+  let retried = 0;
   const prng = new SeededPrng(seed);
   const disk = new SimDisk(seed ^ 0x5eed);
   const options = { segmentSizeBytes: 256 + prng.nextInt(2048), snapshotsRetained: 1 + prng.nextInt(2) };
@@ -214,13 +243,26 @@ async function runSeed(seed: number): Promise<void> {
       const operation = nextOperation(prng, model);
       const next = outcomes(model, operation);
       candidates = [model, ...next];
+      const fault = operation.kind !== 'snapshot' && prng.nextInt(8) === 0 ? injectFault(prng, disk) : undefined;
       try {
-        await perform(storage, operation);
+        try {
+          await perform(storage, operation);
+        } catch (error) {
+          // A disk error rather than the crash: the driver would stop, wait for the disk, retry()
+          // and save the same Ready again. The crash may still come in the middle of that.
+          if (disk.crashed || !(error instanceof StorageWriteError)) throw error;
+          history.push(`  ${operation.kind} failed with ${error.code} (${fault}); retrying`);
+          retried += 1;
+          clearFaults(disk);
+          await storage.retry();
+          await perform(storage, operation);
+        }
       } catch (error) {
         if (!disk.crashed) throw new Error(`seed ${seed}: ${operation.kind} failed without a crash: ${String(error)}`, { cause: error });
         history.push(`  ${operation.kind} in flight at the crash`);
         break;
       }
+      clearFaults(disk);
       model = next.at(-1)!;
       candidates = [model];
       history.push(`  ${operation.kind} -> last ${model.log.length} snapshot ${model.snapshotIndex}`);
@@ -229,6 +271,7 @@ async function runSeed(seed: number): Promise<void> {
     const report = disk.reboot();
     history.push(`  reboot kept ${JSON.stringify(report.tornFiles.map((file) => [file.path.split('/').pop(), file.keptOps, file.pendingOps, file.tornAtByte]))}`);
   }
+  return retried;
 }
 
 const seeds = process.env.CRASH_SEEDS !== undefined
@@ -237,7 +280,10 @@ const seeds = process.env.CRASH_SEEDS !== undefined
 
 describe('crash recovery', () => {
   it(`keeps every resolved save and reports nothing unsynced, over ${seeds.length} seeds`, async () => {
-    for (const seed of seeds) await runSeed(seed);
+    let retried = 0;
+    for (const seed of seeds) retried += await runSeed(seed);
+    // The workload must really have gone through disk errors and retries, not only crashes.
+    if (seeds.length >= 100) expect(retried).toBeGreaterThan(seeds.length / 4);
   }, 60_000 + seeds.length * 100);
 
   it('cuts a record torn at a byte in the middle, with a warning, and the file ends where the last whole batch does', async () => {
