@@ -337,9 +337,11 @@ export class BenchClient {
     await Promise.all(this.connections.map((c) => c?.whenConnected()));
   }
 
+  /** `now` is the common start of all clients, from which --test-time counts. */
   start(now: number): void {
     this.startedAt = now;
-    this.stats.now = now;
+    // Clients of a thread start one after another: time each first write when it happens.
+    this.stats.now = performance.now();
     this.pump();
   }
 
