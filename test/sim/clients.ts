@@ -7,6 +7,14 @@
 //
 // Every operation is recorded with its invocation and return on the history clock, which
 // orders events exactly as the simulator handled them.
+//
+// Unknown outcomes make the linearizability search exponential, and the simulator knows more
+// than a client does: it saw every node apply every entry. So before the check, an unknown
+// write or compare-and-set that some node applied gets the outcome it had and, as its return,
+// the moment it was first applied (it took effect when it was committed, which is earlier and
+// after its call, so this keeps the true linearization point inside the interval); one that no
+// node ever applied, when the run ended in a healthy cluster with everything committed and
+// applied, never took effect and is left out, like a refused operation.
 
 import type { KvInput, KvOperation, KvOutput } from '../../src/check/index.js';
 import { NONE, type NodeId } from '../../src/raft/types.js';
@@ -26,6 +34,18 @@ interface CurrentOp {
   attempts: number;
   /** An attempt was handed to a node and has not ended in a known way. */
   inFlight: boolean;
+}
+
+/** An operation as recorded, with the id of the command it proposed (writes and cas). */
+export interface RecordedOperation {
+  readonly op: KvOperation;
+  readonly opId: number | undefined;
+}
+
+/** The first application of a client operation anywhere: when (history clock) and its result. */
+export interface FirstApply {
+  readonly clock: number;
+  readonly ok: boolean;
 }
 
 interface ClientState {
@@ -49,7 +69,7 @@ export interface ClientStats {
 }
 
 export class Clients {
-  readonly history: KvOperation[] = [];
+  readonly recorded: RecordedOperation[] = [];
   private clients: ClientState[] = [];
   private nextOpId = 1;
   private invoked = 0;
@@ -95,11 +115,40 @@ export class Clients {
       .map((client) => `client ${client.id}: ${client.current === undefined ? 'idle' : `${describeInput(client.current.input)} since ${client.current.callMs}ms, ${client.current.attempts} attempts, target n${client.target}`}`);
   }
 
+  /**
+   * The history to check: every recorded operation plus the writes still waiting (as unknown),
+   * with unknown outcomes resolved from what the nodes applied (see the file comment).
+   * `settled` says the cluster ended healthy, so an operation never applied never will be.
+   */
+  history(firstApplies: ReadonlyMap<number, FirstApply>, settled: boolean): KvOperation[] {
+    const all = [...this.recorded];
+    for (const client of this.clients) {
+      const op = client.current;
+      if (op === undefined || !op.inFlight || op.command === undefined) continue;
+      all.push({ op: { clientId: client.id, input: op.input, output: { type: 'unknown' }, call: op.call, return: Infinity }, opId: op.command.opId });
+    }
+    const history: KvOperation[] = [];
+    for (const { op, opId } of all) {
+      if (op.output.type !== 'unknown' || opId === undefined) {
+        history.push(op);
+        continue;
+      }
+      const applied = firstApplies.get(opId);
+      if (applied === undefined) {
+        if (!settled) history.push(op);
+        continue;
+      }
+      const output: KvOutput = op.input.f === 'cas' && !applied.ok ? { type: 'fail' } : { type: 'ok' };
+      history.push({ ...op, output, return: applied.clock });
+    }
+    return history;
+  }
+
   stats(): ClientStats {
     let ok = 0;
     let failed = 0;
     let unknown = 0;
-    for (const op of this.history) {
+    for (const { op } of this.recorded) {
       if (op.output.type === 'ok') ok++;
       else if (op.output.type === 'fail') failed++;
       else unknown++;
@@ -233,12 +282,9 @@ export class Clients {
   private complete(client: ClientState, output: KvOutput, how: string): void {
     const op = client.current as CurrentOp;
     const unknown = output.type === 'unknown';
-    this.history.push({
-      clientId: client.id,
-      input: op.input,
-      output,
-      call: op.call,
-      return: unknown ? Infinity : this.ctx.historyClock++,
+    this.recorded.push({
+      op: { clientId: client.id, input: op.input, output, call: op.call, return: unknown ? Infinity : this.ctx.historyClock++ },
+      opId: op.command?.opId,
     });
     if (output.type === 'ok') {
       if (op.input.f === 'read') client.lastSeen.set(op.input.key, output.value ?? null);

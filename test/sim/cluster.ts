@@ -646,6 +646,7 @@ export class Cluster {
           const result = node.machine.apply(decodeCommand(entry.data));
           opId = result.opId;
           ok = result.ok;
+          if (!this.ctx.firstApplies.has(opId)) this.ctx.firstApplies.set(opId, { clock: this.ctx.historyClock++, ok });
           break;
         }
         case 'conf':

@@ -1,6 +1,7 @@
 // What every part of a simulated run shares: the clock, the agenda, the trace and the checks.
 
 import type { Message, NodeId } from '../../src/raft/types.js';
+import type { FirstApply } from './clients.js';
 import type { EventQueue } from './event-queue.js';
 import type { Invariants } from './invariants.js';
 import type { Trace } from './trace.js';
@@ -29,6 +30,8 @@ export interface SimContext {
    * ones by the linearizability checker.
    */
   historyClock: number;
+  /** Each client operation's first application on any node (see Clients.history). */
+  readonly firstApplies: Map<number, FirstApply>;
 }
 
 export function schedule(ctx: SimContext, delayMs: number, event: SimEvent): void {

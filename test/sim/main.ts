@@ -5,8 +5,14 @@
 //   npm run sim -- --seeds N [--from S] [--nodes 3|5|7] [--steps K] [--variant NAME]
 //       runs seeds S..S+N-1 (cluster sizes 3, 5, 7 in turn unless --nodes is given) and ends
 //       with the line "sim: N seeds, V violations"; exits 1 when V > 0.
+//
+// --variant runs a deliberately broken core (test/sim/variants.ts) under the fault options
+// biased for it (test/sim/scenarios.ts); --scenario NAME picks the bias alone, e.g. to run the
+// correct core on the schedule that catches a broken one. --workaround NAME steers around a
+// known core bug (see Workaround in options.ts); --trace N prints the last N events.
 
 import { optionsForSeed, variantNames, workaroundNames, type SimOverrides, type VariantName, type Workaround } from './options.js';
+import { scenarios, withScenario, type ScenarioName } from './scenarios.js';
 import { formatViolation, runSimulation, type SimResult } from './simulator.js';
 
 interface Args {
@@ -16,18 +22,19 @@ interface Args {
   nodes: number | undefined;
   steps: number | undefined;
   variant: VariantName;
+  scenario: ScenarioName | undefined;
   verbose: boolean;
   traceTail: number | undefined;
   workarounds: Workaround[];
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run sim -- (--seed N | --seeds N [--from S]) [--nodes 3|5|7] [--steps K] [--variant ${variantNames.join('|')}] [--trace EVENTS] [--workaround NAME | --workarounds] [--verbose]\n`);
+  process.stderr.write(`${message}\nusage: npm run sim -- (--seed N | --seeds N [--from S]) [--nodes 3|5|7] [--steps K] [--variant ${variantNames.join('|')}] [--scenario NAME] [--trace EVENTS] [--workaround NAME | --workarounds] [--verbose]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seed: undefined, seeds: undefined, from: 1, nodes: undefined, steps: undefined, variant: 'correct', verbose: false, traceTail: undefined, workarounds: [] };
+  const args: Args = { seed: undefined, seeds: undefined, from: 1, nodes: undefined, steps: undefined, variant: 'correct', scenario: undefined, verbose: false, traceTail: undefined, workarounds: [] };
   const integer = (flag: string, value: string | undefined): number => {
     const parsed = Number(value);
     if (value === undefined || !Number.isInteger(parsed)) usage(`${flag} needs an integer, got ${value ?? 'nothing'}`);
@@ -59,6 +66,12 @@ function parseArgs(argv: readonly string[]): Args {
         args.variant = name;
         break;
       }
+      case '--scenario': {
+        const name = argv[++k] as ScenarioName;
+        if (!(name in scenarios)) usage(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
+        args.scenario = name;
+        break;
+      }
       case '--trace':
         args.traceTail = integer(flag, argv[++k]);
         if (args.traceTail < 1) usage('--trace must be positive');
@@ -84,13 +97,15 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 function overridesFor(args: Args): SimOverrides {
-  return {
+  // A broken variant runs under its own biased scenario unless another is named.
+  const scenario = args.scenario ?? (args.variant === 'correct' ? undefined : args.variant);
+  return withScenario(scenario, {
     variant: args.variant,
     ...(args.nodes === undefined ? {} : { nodes: args.nodes }),
     ...(args.steps === undefined ? {} : { steps: args.steps }),
     ...(args.traceTail === undefined ? {} : { traceTail: args.traceTail }),
     workarounds: args.workarounds,
-  };
+  });
 }
 
 function summary(result: SimResult): string {

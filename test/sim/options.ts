@@ -46,6 +46,8 @@ export interface SimOptions {
   /** Events handled while faults are on (default: 2000 per founding voter); then the liveness phase. */
   readonly steps: number;
   readonly variant: VariantName;
+  /** The biased fault options this run uses (see ./scenarios.ts), if any. */
+  readonly scenario: Exclude<VariantName, 'correct'> | undefined;
   readonly network: NetworkOptions;
   /** The worst weather the `weather` fault may switch to. */
   readonly networkWorst: NetworkOptions;
@@ -145,6 +147,7 @@ export function optionsForSeed(seed: number, overrides: SimOverrides = {}): SimO
     nodes,
     steps: DEFAULT_STEPS_PER_NODE * nodes,
     variant: 'correct',
+    scenario: undefined,
     network,
     networkWorst,
     faultIntervalMsMin,
@@ -170,10 +173,20 @@ export function optionsForSeed(seed: number, overrides: SimOverrides = {}): SimO
   return { ...base, ...plain };
 }
 
+/** The command that replays a run with these options. */
+export function replayCommand(options: SimOptions): string {
+  const flags = [`--seed ${options.seed}`];
+  if (options.variant !== 'correct') flags.push(`--variant ${options.variant}`);
+  if (options.scenario !== undefined && options.scenario !== options.variant) flags.push(`--scenario ${options.scenario}`);
+  flags.push(`--nodes ${options.nodes}`, `--steps ${options.steps}`);
+  for (const workaround of options.workarounds) flags.push(`--workaround ${workaround}`);
+  return `npm run sim -- ${flags.join(' ')}`;
+}
+
 export function describeOptions(options: SimOptions): string {
   const { network: n, networkWorst: w, weights, raft } = options;
   return [
-    `seed=${options.seed} nodes=${options.nodes} steps=${options.steps} variant=${options.variant}`,
+    `seed=${options.seed} nodes=${options.nodes} steps=${options.steps} variant=${options.variant}${options.scenario === undefined ? '' : ` scenario=${options.scenario}`}`,
     `network: drop=${n.dropRate} dup=${n.duplicateRate} delay=${n.delayMsMin}..${n.delayMsMax}ms (worst: drop=${w.dropRate} dup=${w.duplicateRate} delay=${w.delayMsMin}..${w.delayMsMax}ms)`,
     `faults every ${options.faultIntervalMsMin}..${options.faultIntervalMsMax}ms, weights ${Object.entries(weights).map(([k, v]) => `${k}=${v}`).join(' ')}; down up to ${options.downMsMax}ms`,
     `persist 0..${options.persistDelayMsMax}ms, compact every ${options.compactEveryEntries} entries, tick ${options.tickMs}ms`,

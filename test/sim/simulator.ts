@@ -16,7 +16,7 @@ import { EventQueue } from './event-queue.js';
 import { Nemesis } from './faults.js';
 import { Invariants, SafetyViolation } from './invariants.js';
 import { Network } from './network.js';
-import { describeOptions, type SimOptions } from './options.js';
+import { describeOptions, replayCommand, type SimOptions } from './options.js';
 import { Trace } from './trace.js';
 import { variantFactory } from './variants.js';
 
@@ -56,6 +56,7 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
     trace: new Trace(options.traceTail, options.traceAll),
     invariants: new Invariants(),
     historyClock: 0,
+    firstApplies: new Map(),
   };
   const network = new Network(new SeededPrng(seedPrng.nextU32()), options.network);
   const cluster = new Cluster(ctx, options, network, factory, new SeededPrng(seedPrng.nextU32()));
@@ -127,10 +128,11 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
     clients.finish();
     const deadlineMs = ctx.nowMs + options.livenessMs;
     schedule(ctx, LIVENESS_CHECK_MS, { kind: 'liveness-check' });
+    let livenessFailure: string | undefined;
     for (;;) {
       const peeked = ctx.queue.peek();
       if (peeked !== undefined && peeked.timeMs > deadlineMs) {
-        fail('Liveness', `within ${options.livenessMs}ms of healing: ${livenessProblems(cluster, clients).join('; ')}`);
+        livenessFailure = `within ${options.livenessMs}ms of healing: ${livenessProblems(cluster, clients).join('; ')}`;
         break;
       }
       const event = next();
@@ -141,14 +143,18 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
       schedule(ctx, LIVENESS_CHECK_MS, { kind: 'liveness-check' });
     }
 
-    if (violation === undefined) {
-      const result = checkOperations(kvModel, clients.history, { maxSteps: LINEARIZABILITY_MAX_STEPS });
-      linearizability = result.result;
-      if (result.result === 'not-linearizable') {
-        const { linearized, state, stuck } = result.counterexample;
-        const tail = linearized.slice(-8).map((op) => `c${op.clientId} ${describeKvOperation(op.input, op.output)}`);
-        fail('Linearizability', `key ${result.key}: after [${tail.join(', ')}] (state ${state}) no place for c${stuck.clientId} ${describeKvOperation(stuck.input, stuck.output)} [call ${stuck.call}, return ${stuck.return}]`);
-      }
+    // The history is checked even when liveness failed (operations still pending count as
+    // unknown): a stale read is the worse finding.
+    const history = clients.history(ctx.firstApplies, livenessFailure === undefined);
+    const result = checkOperations(kvModel, history, { maxSteps: LINEARIZABILITY_MAX_STEPS });
+    linearizability = result.result;
+    if (result.result === 'not-linearizable') {
+      const { linearized, state, stuck } = result.counterexample;
+      const tail = linearized.slice(-8).map((op) => `c${op.clientId} ${describeKvOperation(op.input, op.output)}`);
+      const also = livenessFailure === undefined ? '' : ` (liveness failed too: ${livenessFailure})`;
+      fail('Linearizability', `key ${result.key}: after [${tail.join(', ')}] (state ${state}) no place for c${stuck.clientId} ${describeKvOperation(stuck.input, stuck.output)} [call ${stuck.call}, return ${stuck.return}]${also}`);
+    } else if (livenessFailure !== undefined) {
+      fail('Liveness', livenessFailure);
     }
   } catch (error) {
     if (error instanceof SafetyViolation) fail(error.rule, error.detail);
@@ -213,6 +219,6 @@ export function formatViolation(result: SimResult): string {
     ...describeOptions(result.options).split('\n').map((line) => `  ${line}`),
     `last ${violation.trace.length} events:`,
     ...violation.trace.map((line) => `  ${line}`),
-    `replay: npm run sim -- --seed ${result.options.seed}${result.options.variant === 'correct' ? '' : ` --variant ${result.options.variant}`} --nodes ${result.options.nodes} --steps ${result.options.steps}`,
+    `replay: ${replayCommand(result.options)}`,
   ].join('\n');
 }
