@@ -3,6 +3,7 @@
 // entry's clock (ctx.nowMs), so every replica stores the same absolute time.
 
 import type { Reply } from '../resp/reply.js';
+import { STRING_VALUE_BYTES_MAX, valueBytes, valueLength, type Entry } from '../state/keyspace.js';
 import type { ExecContext, Handler } from './context.js';
 import {
   addLongDouble, formatLongDoubleHuman, parseLongDouble, type LongDouble,
@@ -10,7 +11,7 @@ import {
 import {
   EMPTY_BULK, ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_STRING_TOO_LONG, ERR_SYNTAX,
   LLONG_MAX, LLONG_MIN, NULL_BULK, OK, ONE, ZERO, arityError, bulk, error, integer,
-  clampExpiryMs, invalidExpireError, isWord, keyOf, ownBytes, parseLongLong,
+  clampExpiryMs, invalidExpireError, isWord, keyOf, parseLongLong,
 } from './parse.js';
 
 const F_NX = 1 << 0;
@@ -96,6 +97,12 @@ function expireMs(ctx: ExecContext, arg: Buffer, flags: number, command: string)
   return clampExpiryMs(ms);
 }
 
+function valueEquals(entry: Entry, bytes: Buffer): boolean {
+  const value = entry.value;
+  if (typeof value !== 'string') return value.equals(bytes);
+  return value.length === bytes.length && value === bytes.toString('latin1');
+}
+
 /** SET and the commands that are SET with fixed options. */
 function setGeneric(
   ctx: ExecContext, command: string, flags: number, key: Buffer, value: Buffer,
@@ -110,16 +117,16 @@ function setGeneric(
   const name = keyOf(key);
   const existing = ctx.ks.lookup(ctx.db, name);
   // SET ... GET replies with the old value whatever happens next.
-  const getReply: Reply = existing === undefined ? NULL_BULK : bulk(existing.value);
+  const getReply: Reply = existing === undefined ? NULL_BULK : bulk(valueBytes(existing));
   const found = existing !== undefined;
   if ((flags & F_NX && found) || (flags & F_XX && !found)) {
     return flags & F_GET ? getReply : abortReply;
   }
-  if (flags & F_IFEQ && (existing === undefined || !existing.value.equals(compare!))) {
+  if (flags & F_IFEQ && (existing === undefined || !valueEquals(existing, compare!))) {
     return flags & F_GET ? getReply : abortReply;
   }
   if (flags & F_KEEPTTL && existing !== undefined && expireArg === undefined) expiresAtMs = existing.expiresAtMs;
-  ctx.ks.put(ctx.db, name, ownBytes(value), expiresAtMs);
+  ctx.ks.put(ctx.db, name, value, expiresAtMs);
   return flags & F_GET ? getReply : okReply;
 }
 
@@ -135,14 +142,14 @@ const psetex: Handler = (ctx, argv) => setGeneric(ctx, 'psetex', F_PX, argv[1]!,
 
 const get: Handler = (ctx, argv) => {
   const entry = ctx.ks.lookup(ctx.db, keyOf(argv[1]!));
-  return entry === undefined ? NULL_BULK : bulk(entry.value);
+  return entry === undefined ? NULL_BULK : bulk(valueBytes(entry));
 };
 
 const getset: Handler = (ctx, argv) => {
   const name = keyOf(argv[1]!);
   const entry = ctx.ks.lookup(ctx.db, name);
-  ctx.ks.put(ctx.db, name, ownBytes(argv[2]!), 0);
-  return entry === undefined ? NULL_BULK : bulk(entry.value);
+  ctx.ks.put(ctx.db, name, argv[2]!, 0);
+  return entry === undefined ? NULL_BULK : bulk(valueBytes(entry));
 };
 
 const getdel: Handler = (ctx, argv) => {
@@ -150,7 +157,7 @@ const getdel: Handler = (ctx, argv) => {
   const entry = ctx.ks.lookup(ctx.db, name);
   if (entry === undefined) return NULL_BULK;
   ctx.ks.remove(ctx.db, name);
-  return bulk(entry.value);
+  return bulk(valueBytes(entry));
 };
 
 const getex: Handler = (ctx, argv) => {
@@ -165,7 +172,7 @@ const getex: Handler = (ctx, argv) => {
     if (isReply(ms)) return ms;
     expiresAtMs = ms;
   }
-  const reply = bulk(entry.value);
+  const reply = bulk(valueBytes(entry));
   if (parsed.flags & (F_EXAT | F_PXAT) && expiresAtMs <= ctx.nowMs) {
     // An absolute time already passed deletes the key (Redis checkAlreadyExpired).
     ctx.ks.remove(ctx.db, name);
@@ -181,13 +188,13 @@ const mget: Handler = (ctx, argv) => ({
   kind: 'array',
   value: argv.slice(1).map((key) => {
     const entry = ctx.ks.lookup(ctx.db, keyOf(key));
-    return entry === undefined ? NULL_BULK : bulk(entry.value);
+    return entry === undefined ? NULL_BULK : bulk(valueBytes(entry));
   }),
 });
 
 const mset: Handler = (ctx, argv) => {
   if (argv.length % 2 === 0) return arityError('mset');
-  for (let j = 1; j < argv.length; j += 2) ctx.ks.put(ctx.db, keyOf(argv[j]!), ownBytes(argv[j + 1]!), 0);
+  for (let j = 1; j < argv.length; j += 2) ctx.ks.put(ctx.db, keyOf(argv[j]!), argv[j + 1]!, 0);
   return OK;
 };
 
@@ -196,7 +203,7 @@ const msetnx: Handler = (ctx, argv) => {
   for (let j = 1; j < argv.length; j += 2) {
     if (ctx.ks.lookup(ctx.db, keyOf(argv[j]!)) !== undefined) return ZERO;
   }
-  for (let j = 1; j < argv.length; j += 2) ctx.ks.put(ctx.db, keyOf(argv[j]!), ownBytes(argv[j + 1]!), 0);
+  for (let j = 1; j < argv.length; j += 2) ctx.ks.put(ctx.db, keyOf(argv[j]!), argv[j + 1]!, 0);
   return ONE;
 };
 
@@ -205,18 +212,21 @@ const append: Handler = (ctx, argv) => {
   const suffix = argv[2]!;
   const entry = ctx.ks.lookup(ctx.db, name);
   if (entry === undefined) {
-    ctx.ks.put(ctx.db, name, ownBytes(suffix), 0);
+    ctx.ks.put(ctx.db, name, suffix, 0);
     return integer(suffix.length);
   }
-  const length = entry.value.length + suffix.length;
+  const length = valueLength(entry) + suffix.length;
   if (length > ctx.maxStringBytes) return ERR_STRING_TOO_LONG;
-  ctx.ks.put(ctx.db, name, Buffer.concat([entry.value, suffix], length), entry.expiresAtMs);
+  const value = typeof entry.value === 'string' && length <= STRING_VALUE_BYTES_MAX
+    ? entry.value + suffix.toString('latin1')
+    : Buffer.concat([valueBytes(entry), suffix], length);
+  ctx.ks.put(ctx.db, name, value, entry.expiresAtMs);
   return integer(length);
 };
 
 const strlen: Handler = (ctx, argv) => {
   const entry = ctx.ks.lookup(ctx.db, keyOf(argv[1]!));
-  return integer(entry === undefined ? 0 : entry.value.length);
+  return integer(entry === undefined ? 0 : valueLength(entry));
 };
 
 /** INCR, DECR, INCRBY and DECRBY share this worker (Redis incrDecrCommand). */
@@ -225,7 +235,7 @@ function incrDecr(ctx: ExecContext, key: Buffer, increment: bigint): Reply {
   const entry = ctx.ks.lookup(ctx.db, name);
   let value = 0n;
   if (entry !== undefined) {
-    const parsed = parseLongLong(entry.value);
+    const parsed = parseLongLong(valueBytes(entry));
     if (parsed === undefined) return ERR_NOT_INTEGER;
     value = parsed;
   }
@@ -234,7 +244,7 @@ function incrDecr(ctx: ExecContext, key: Buffer, increment: bigint): Reply {
     return ERR_OVERFLOW;
   }
   value += increment;
-  ctx.ks.put(ctx.db, name, Buffer.from(value.toString(), 'latin1'), entry?.expiresAtMs ?? 0);
+  ctx.ks.put(ctx.db, name, value.toString(), entry?.expiresAtMs ?? 0);
   return integer(value);
 }
 
@@ -259,17 +269,17 @@ const ZERO_LD: LongDouble = { negative: false, significand: 0n, exponent: 0n };
 const incrbyfloat: Handler = (ctx, argv) => {
   const name = keyOf(argv[1]!);
   const entry = ctx.ks.lookup(ctx.db, name);
-  const current = entry === undefined ? ZERO_LD : parseLongDouble(entry.value);
+  const current = entry === undefined ? ZERO_LD : parseLongDouble(valueBytes(entry));
   const increment = parseLongDouble(argv[2]!);
   if (current === undefined || increment === undefined) return ERR_NOT_FLOAT;
   const nanOrInf = error('ERR increment would produce NaN or Infinity');
   if (typeof current === 'string' || typeof increment === 'string') return nanOrInf;
   const sum = addLongDouble(current, increment);
   if (sum === 'overflow') return nanOrInf;
-  const text = Buffer.from(formatLongDoubleHuman(sum), 'latin1');
+  const text = formatLongDoubleHuman(sum);
   if (text.length > ctx.maxStringBytes) return ERR_STRING_TOO_LONG;
   ctx.ks.put(ctx.db, name, text, entry?.expiresAtMs ?? 0);
-  return bulk(text);
+  return bulk(Buffer.from(text, 'latin1'));
 };
 
 const getrange: Handler = (ctx, argv) => {
@@ -279,8 +289,7 @@ const getrange: Handler = (ctx, argv) => {
   if (end === undefined) return ERR_NOT_INTEGER;
   const entry = ctx.ks.lookup(ctx.db, keyOf(argv[1]!));
   if (entry === undefined) return EMPTY_BULK;
-  const value = entry.value;
-  const length = BigInt(value.length);
+  const length = BigInt(valueLength(entry));
   if (start < 0n && end < 0n && start > end) return EMPTY_BULK;
   if (start < 0n) start += length;
   if (end < 0n) end += length;
@@ -288,7 +297,8 @@ const getrange: Handler = (ctx, argv) => {
   if (end < 0n) end = 0n;
   if (end >= length) end = length - 1n;
   if (start > end || length === 0n) return EMPTY_BULK;
-  return bulk(value.subarray(Number(start), Number(end) + 1));
+  if (typeof entry.value === 'string') return bulk(Buffer.from(entry.value.slice(Number(start), Number(end) + 1), 'latin1'));
+  return bulk(entry.value.subarray(Number(start), Number(end) + 1));
 };
 
 const setrange: Handler = (ctx, argv) => {
@@ -298,13 +308,13 @@ const setrange: Handler = (ctx, argv) => {
   const name = keyOf(argv[1]!);
   const patch = argv[3]!;
   const entry = ctx.ks.lookup(ctx.db, name);
-  const oldLength = entry?.value.length ?? 0;
+  const oldLength = entry === undefined ? 0 : valueLength(entry);
   if (patch.length === 0) return integer(oldLength);
   if (offsetBig + BigInt(patch.length) > BigInt(ctx.maxStringBytes)) return ERR_STRING_TOO_LONG;
   const offset = Number(offsetBig);
   const length = Math.max(oldLength, offset + patch.length);
   const value = Buffer.alloc(length);
-  if (entry !== undefined) entry.value.copy(value, 0);
+  if (entry !== undefined) valueBytes(entry).copy(value, 0);
   patch.copy(value, offset);
   ctx.ks.put(ctx.db, name, value, entry?.expiresAtMs ?? 0);
   return integer(length);
@@ -312,8 +322,10 @@ const setrange: Handler = (ctx, argv) => {
 
 /** LCS (Redis 7.0 lcsCommand): the classic dynamic-programming table, walked back from the end. */
 const lcs: Handler = (ctx, argv) => {
-  const a = ctx.ks.lookup(ctx.db, keyOf(argv[1]!))?.value ?? Buffer.alloc(0);
-  const b = ctx.ks.lookup(ctx.db, keyOf(argv[2]!))?.value ?? Buffer.alloc(0);
+  const entryA = ctx.ks.lookup(ctx.db, keyOf(argv[1]!));
+  const entryB = ctx.ks.lookup(ctx.db, keyOf(argv[2]!));
+  const a = entryA === undefined ? Buffer.alloc(0) : valueBytes(entryA);
+  const b = entryB === undefined ? Buffer.alloc(0) : valueBytes(entryB);
   let getIdx = false;
   let getLen = false;
   let withMatchLen = false;

@@ -1,6 +1,6 @@
 // Hashes used by the keyspace. They must be identical on every replica and across restarts, so
 // they are fixed-seed and depend only on bytes: `slotHash` places a key in the SCAN order, and
-// `bytesHash` feeds the keyspace digest that RAFT.DIGEST compares between replicas.
+// `valueHashInto` feeds the keyspace digest that RAFT.DIGEST compares between replicas.
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
@@ -51,35 +51,57 @@ export function stringHash(key: string, seed: number): number {
   return fmix32(h ^ length);
 }
 
-/** Two independent MurmurHash3 lanes over bytes, seeded by `seed` (a 64-bit hash in two halves). */
-export function bytesHash(bytes: Uint8Array, seed: number): [number, number] {
+/** A reusable pair of 32-bit lanes, so hot paths hash without allocating. */
+export interface Lanes {
+  a: number;
+  b: number;
+}
+
+/**
+ * Two independent MurmurHash3 lanes over bytes (a Uint8Array, or a latin1 string holding one byte
+ * per char: both give the same lanes for the same bytes), seeded, written into `out`.
+ */
+export function valueHashInto(value: string | Uint8Array, seed: number, out: Lanes): void {
   let a = seed ^ 0x9747b28c;
   let b = seed ^ 0x2f1a3c5d;
-  const length = bytes.length;
+  const length = value.length;
   const blocks = length & ~3;
   let i = 0;
-  for (; i < blocks; i += 4) {
-    const block = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    a = mixBlock(a, block);
-    b = mixBlock(b, block ^ 0x5bd1e995);
-  }
   let tail = 0;
-  for (let shift = 0; i < length; i++, shift += 8) tail |= bytes[i]! << shift;
+  if (typeof value === 'string') {
+    for (; i < blocks; i += 4) {
+      const block = value.charCodeAt(i) | (value.charCodeAt(i + 1) << 8) | (value.charCodeAt(i + 2) << 16) | (value.charCodeAt(i + 3) << 24);
+      a = mixBlock(a, block);
+      b = mixBlock(b, block ^ 0x5bd1e995);
+    }
+    for (let shift = 0; i < length; i++, shift += 8) tail |= value.charCodeAt(i) << shift;
+  } else {
+    for (; i < blocks; i += 4) {
+      const block = value[i]! | (value[i + 1]! << 8) | (value[i + 2]! << 16) | (value[i + 3]! << 24);
+      a = mixBlock(a, block);
+      b = mixBlock(b, block ^ 0x5bd1e995);
+    }
+    for (let shift = 0; i < length; i++, shift += 8) tail |= value[i]! << shift;
+  }
   if ((length & 3) !== 0) {
     a = mixBlock(a, tail);
     b = mixBlock(b, tail ^ 0x5bd1e995);
   }
-  return [fmix32(a ^ length), fmix32(b ^ length)];
+  out.a = fmix32(a ^ length);
+  out.b = fmix32(b ^ length);
 }
 
-/** Mixes a few 32-bit words (of numbers up to 2^53) into two lanes. */
-export function mixNumbers(lanes: [number, number], ...values: number[]): [number, number] {
-  let [a, b] = lanes;
-  for (const value of values) {
-    const low = value >>> 0;
-    const high = Math.floor(value / 4294967296) >>> 0;
-    a = mixBlock(mixBlock(a, low), high);
-    b = mixBlock(mixBlock(b, high ^ 0x5bd1e995), low);
-  }
-  return [fmix32(a), fmix32(b)];
+function mixNumberInto(out: Lanes, value: number): void {
+  const low = value >>> 0;
+  const high = Math.floor(value / 4294967296) >>> 0;
+  out.a = mixBlock(mixBlock(out.a, low), high);
+  out.b = mixBlock(mixBlock(out.b, high ^ 0x5bd1e995), low);
+}
+
+/** Mixes whole numbers below 2^53 into `out` in place. */
+export function mixNumbersInto(out: Lanes, first: number, second: number): void {
+  mixNumberInto(out, first);
+  mixNumberInto(out, second);
+  out.a = fmix32(out.a);
+  out.b = fmix32(out.b);
 }

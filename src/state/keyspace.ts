@@ -12,7 +12,7 @@
 // caller's clock on a read). A key is live while `expiresAtMs === 0 || expiresAtMs >= nowMs`, as in
 // Redis, where a key expires when now > when.
 
-import { bytesHash, mixNumbers, slotHash, stringHash } from './hash.js';
+import { mixNumbersInto, slotHash, stringHash, valueHashInto, type Lanes } from './hash.js';
 
 export const DB_COUNT = 16;
 export const SLOT_BITS = 16;
@@ -31,16 +31,38 @@ export const EXACT_WATCH_KEYS_MAX = 65536;
 /** Estimated bytes per key beyond the key and value themselves (Map slot, entry object, strings). */
 const ENTRY_OVERHEAD_BYTES = 96;
 
+/**
+ * A stored value: a latin1 string (one char per byte) up to STRING_VALUE_BYTES_MAX, a Buffer
+ * beyond (V8 strings stop short of 512 MB). Strings because a key is then a few small objects the
+ * garbage collector does not have to trace into, about half the memory of a Buffer per key.
+ */
+export type StoredValue = string | Buffer;
+
+export const STRING_VALUE_BYTES_MAX = 64 * 1024 * 1024;
+
 /** One stored key. Immutable: a change replaces the entry, so a snapshot can keep the old one. */
 export interface Entry {
-  readonly value: Buffer;
+  readonly value: StoredValue;
   /** Absolute Unix time in ms; 0 when the key has no expiry. */
   readonly expiresAtMs: number;
   /** The log index of the last change to this key. */
   readonly modIndex: number;
-  /** bytesHash(value, 0), kept so a change of TTL or name does not rehash the value. */
-  readonly valueHashA: number;
-  readonly valueHashB: number;
+}
+
+/** The stored form of bytes (copied: argv may be a slice of a whole log entry). */
+export function toStored(bytes: Buffer | string): StoredValue {
+  if (typeof bytes === 'string') return bytes;
+  if (bytes.length <= STRING_VALUE_BYTES_MAX) return bytes.toString('latin1');
+  return Buffer.from(bytes);
+}
+
+export function valueBytes(entry: Entry): Buffer {
+  const value = entry.value;
+  return typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
+}
+
+export function valueLength(entry: Entry): number {
+  return entry.value.length;
 }
 
 /** Every stored entry of a database, expired ones included. */
@@ -55,21 +77,17 @@ export function isLive(entry: Entry, nowMs: number): boolean {
   return entry.expiresAtMs === 0 || entry.expiresAtMs >= nowMs;
 }
 
-export function makeEntry(value: Buffer, expiresAtMs: number, modIndex: number): Entry {
-  const [valueHashA, valueHashB] = bytesHash(value, 0);
-  return { value, expiresAtMs, modIndex, valueHashA, valueHashB };
-}
+const scratch: Lanes = { a: 0, b: 0 };
 
-export function withExpiry(entry: Entry, expiresAtMs: number, modIndex: number): Entry {
-  return { ...entry, expiresAtMs, modIndex };
-}
-
-function entryHash(key: string, entry: Entry): [number, number] {
-  return mixNumbers(
-    [entry.valueHashA ^ slotHash(key), entry.valueHashB ^ stringHash(key, 0x1b873593)],
-    entry.expiresAtMs,
-    entry.modIndex,
-  );
+/**
+ * An entry's contribution to its database's digest, left in `scratch`: the value's lanes mixed
+ * with the key's (`keyHash` is slotHash(key)), the expiry and the index.
+ */
+function entryHashInto(key: string, keyHash: number, entry: Entry): void {
+  valueHashInto(entry.value, 0, scratch);
+  scratch.a ^= keyHash;
+  scratch.b ^= stringHash(key, 0x1b873593);
+  mixNumbersInto(scratch, entry.expiresAtMs, entry.modIndex);
 }
 
 export type Slots = (Map<string, Entry> | undefined)[];
@@ -227,9 +245,9 @@ export class Keyspace {
   }
 
   /** Sets `key` to a new value and expiry, stamped with the current index. */
-  put(dbIndex: number, key: string, value: Buffer, expiresAtMs: number): void {
+  put(dbIndex: number, key: string, value: Buffer | string, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, makeEntry(value, expiresAtMs, this.index), 0);
+    this.store(this.db(dbIndex), key, { value: toStored(value), expiresAtMs, modIndex: this.index }, 0);
   }
 
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
@@ -241,7 +259,7 @@ export class Keyspace {
   /** Changes the expiry of an existing key. */
   setExpiry(dbIndex: number, key: string, entry: Entry, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, withExpiry(entry, expiresAtMs, this.index), 0);
+    this.store(this.db(dbIndex), key, { value: entry.value, expiresAtMs, modIndex: this.index }, 0);
   }
 
   /** Deletes a live key; false if there was none. */
@@ -268,7 +286,7 @@ export class Keyspace {
   /** Restores one stored key exactly as a snapshot recorded it (modIndex included). */
   load(dbIndex: number, key: string, value: Buffer, expiresAtMs: number, modIndex: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, makeEntry(value, expiresAtMs, modIndex), 0);
+    this.store(this.db(dbIndex), key, { value: toStored(value), expiresAtMs, modIndex }, 0);
   }
 
   private assertMutable(): void {
@@ -277,7 +295,8 @@ export class Keyspace {
 
   /** The one place a key changes. `entry` undefined deletes, leaving `tombstoneIndex`. */
   private store(db: Db, key: string, entry: Entry | undefined, tombstoneIndex: number): void {
-    const slot = slotHash(key) & SLOT_MASK;
+    const keyHash = slotHash(key);
+    const slot = keyHash & SLOT_MASK;
     let slots = db.slots;
     if (slots === undefined) {
       if (entry === undefined) return;
@@ -288,9 +307,9 @@ export class Keyspace {
     const old = map?.get(key);
     if (this.cow !== null) this.saveForSnapshot(db, slot, key, old);
     if (old !== undefined) {
-      const [a, b] = entryHash(key, old);
-      db.digestA = (db.digestA - a) >>> 0;
-      db.digestB = (db.digestB - b) >>> 0;
+      entryHashInto(key, keyHash, old);
+      db.digestA = (db.digestA - scratch.a) >>> 0;
+      db.digestB = (db.digestB - scratch.b) >>> 0;
       db.memoryBytes -= key.length + old.value.length + ENTRY_OVERHEAD_BYTES;
       db.size--;
       if (old.expiresAtMs !== 0) {
@@ -311,9 +330,9 @@ export class Keyspace {
     }
     map.set(key, entry);
     if (old === undefined) db.tombstones.delete(key);
-    const [a, b] = entryHash(key, entry);
-    db.digestA = (db.digestA + a) >>> 0;
-    db.digestB = (db.digestB + b) >>> 0;
+    entryHashInto(key, keyHash, entry);
+    db.digestA = (db.digestA + scratch.a) >>> 0;
+    db.digestB = (db.digestB + scratch.b) >>> 0;
     db.memoryBytes += key.length + entry.value.length + ENTRY_OVERHEAD_BYTES;
     db.size++;
     if (entry.expiresAtMs !== 0) {
@@ -556,12 +575,13 @@ export class Keyspace {
 
   /** The digest of the whole keyspace: independent of insertion order, 16 hex digits. */
   digest(): string {
-    let lanes: [number, number] = [0x12345678, 0x9abcdef0];
+    const lanes: Lanes = { a: 0x12345678, b: 0x9abcdef0 };
     for (const db of this.dbs) {
       if (db.size === 0) continue;
-      lanes = mixNumbers(lanes, db.index, db.size, db.digestA, db.digestB);
+      mixNumbersInto(lanes, db.index, db.size);
+      mixNumbersInto(lanes, db.digestA, db.digestB);
     }
-    return lanes[0].toString(16).padStart(8, '0') + lanes[1].toString(16).padStart(8, '0');
+    return (lanes.a >>> 0).toString(16).padStart(8, '0') + (lanes.b >>> 0).toString(16).padStart(8, '0');
   }
 }
 

@@ -79,7 +79,17 @@ class Encoder {
     this.used += this.buffer.write(text, this.used, 'latin1');
   }
 
-  bytes(value: Buffer): void {
+  value(value: string | Buffer): void {
+    if (typeof value === 'string') {
+      if (value.length < INLINE_VALUE_BYTES_MAX) {
+        this.latin1(value);
+      } else {
+        this.u32(value.length);
+        this.flush();
+        this.out.push(Buffer.from(value, 'latin1'));
+      }
+      return;
+    }
     this.u32(value.length);
     if (value.length < INLINE_VALUE_BYTES_MAX) {
       this.reserve(value.length);
@@ -249,7 +259,7 @@ export class SnapshotWriter implements CowCursor {
     const encoder = this.encoder;
     encoder.u8(TAG_KEY);
     encoder.latin1(key);
-    encoder.bytes(entry.value);
+    encoder.value(entry.value);
     encoder.f64(entry.expiresAtMs);
     encoder.f64(entry.modIndex);
   }
@@ -360,8 +370,8 @@ export class SnapshotRestorer {
       }
       if (tag !== TAG_KEY) throw new SnapshotFormatError(`unknown record tag ${tag}`);
       const valueLength = (yield 4).readUInt32LE(0);
-      // Copy: the chunk may be large and the value small.
-      const value = Buffer.from(yield valueLength);
+      // Copied into its stored form (the chunk may be large and the value small).
+      const value = yield valueLength;
       const times = yield 16;
       const expiresAtMs = times.readDoubleLE(0);
       const modIndex = times.readDoubleLE(8);

@@ -11,6 +11,8 @@ import {
   StateMachine, SnapshotFormatError, decodeEntry, encodeExpiryEntry, encodeTransactionEntry, encodeWriteEntry,
   EntryDecodeError,
 } from '../../src/state/index.js';
+import { valueHashInto } from '../../src/state/hash.js';
+import { STRING_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
 import { encodeReply } from './commands/encode-reply.js';
 import { EngineClient } from './state/harness.js';
 import { randomSequence, seededRng } from './state/random-commands.js';
@@ -105,6 +107,41 @@ describe('determinism and the digest', () => {
     expect(digestOf(['MSET', 'a', '1', 'b', '2'], ['PEXPIREAT', 'a', '999999'])).not.toBe(digestOf(['MSET', 'a', '1', 'b', '2'], ['PEXPIREAT', 'a', '999998']));
     expect(digestOf(['MSET', 'a', '1', 'b', '2'], ['MOVE', 'b', '1'])).not.toBe(digestOf(['MSET', 'a', '1', 'b', '2'], ['MOVE', 'b', '2']));
     expect(new StateMachine().digest()).toBe(new StateMachine().digest());
+  });
+});
+
+describe('stored values', () => {
+  it('hash the same bytes the same, held as a latin1 string or as a Buffer', () => {
+    for (const length of [0, 1, 3, 4, 5, 8, 1000]) {
+      const bytes = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) bytes[i] = (i * 37 + 200) & 0xff;
+      const fromBuffer = { a: 0, b: 0 };
+      const fromString = { a: 0, b: 0 };
+      valueHashInto(bytes, 7, fromBuffer);
+      valueHashInto(bytes.toString('latin1'), 7, fromString);
+      expect(fromString).toEqual(fromBuffer);
+    }
+  });
+
+  it('keep Redis semantics beyond the string limit (held as Buffers)', () => {
+    const { client } = clocked();
+    const big = Buffer.alloc(STRING_VALUE_BYTES_MAX + 10, 'a');
+    big.write('xyz', 5);
+    expect(call(client, 'SET', 'big', 'x')).toBe('+OK\r\n');
+    client.call('SET', 'big', big);
+    expect(call(client, 'STRLEN', 'big')).toBe(`:${big.length}\r\n`);
+    expect(call(client, 'APPEND', 'big', '!')).toBe(`:${big.length + 1}\r\n`);
+    expect(call(client, 'GETRANGE', 'big', '4', '8')).toBe('$5\r\naxyza\r\n');
+    expect(call(client, 'GETRANGE', 'big', '-2', '-1')).toBe('$2\r\na!\r\n');
+    expect(call(client, 'SETRANGE', 'big', '0', 'Z')).toBe(`:${big.length + 1}\r\n`);
+    const replica = new StateMachine();
+    const writer = client.machine.beginSnapshot();
+    const chunks: Buffer[] = [];
+    for (let chunk = writer.nextChunk(1 << 22); chunk !== null; chunk = writer.nextChunk(1 << 22)) chunks.push(chunk);
+    replica.restoreFromChunks(chunks);
+    expect(replica.digest()).toBe(client.machine.digest());
+    expect(resp(replica.read(0, argv('GETRANGE', 'big', '0', '6'), 0))).toBe('$7\r\nZaaaaxy\r\n');
+    expect(call(client, 'DEL', 'big')).toBe(':1\r\n');
   });
 });
 
@@ -412,7 +449,7 @@ describe('snapshots', () => {
     for (let chunk = writer.nextChunk(64); chunk !== null; chunk = writer.nextChunk(64)) chunks.push(chunk);
     const stream = Buffer.concat(chunks);
     const flipped = Buffer.from(stream);
-    flipped[flipped.length - 40] ^= 1;
+    flipped.writeUInt8(flipped.readUInt8(flipped.length - 40) ^ 1, flipped.length - 40);
     expect(() => new StateMachine().restoreFromChunks([flipped])).toThrow(SnapshotFormatError);
     expect(() => new StateMachine().restoreFromChunks([stream.subarray(0, stream.length - 1)])).toThrow(SnapshotFormatError);
     expect(() => new StateMachine().restoreFromChunks([stream, b('x')])).toThrow(SnapshotFormatError);
