@@ -39,6 +39,12 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest slot: the appends that filled the window may all have been lost. */
+  freeFirstOne(): void {
+    if (this.indexes.length === 0) return;
+    this.freeLE(this.indexes[0] as number);
+  }
+
   full(): boolean {
     return this.indexes.length >= this.maxCount || this.bytes >= this.maxBytes;
   }

@@ -35,6 +35,7 @@ import {
 } from './types.js';
 import { assert } from './assert.js';
 import { validateRaftConfig } from './config.js';
+import { decodeConfState, encodeConfState, nextConfState } from './conf.js';
 import { entrySize, RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { quorumIndex, voteOutcome } from './quorum.js';
@@ -168,7 +169,7 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(0);
+      this.broadcastHeartbeat(this.readOnly.roundToRepeat());
     }
   }
 
@@ -252,7 +253,7 @@ export class Raft {
     if (!this.readIndexReady()) return { ok: false, error: 'no-op-uncommitted' };
     if (this.pendingConfIndex > this.log.committed) return { ok: false, error: 'conf-change-pending' };
     if (!this.confChangeValid(change)) return { ok: false, error: 'invalid-conf-change' };
-    const result = this.appendProposal('conf', EMPTY, change);
+    const result = this.appendProposal('conf', encodeConfState(nextConfState(this.confState, change)), change);
     if (result.ok) this.pendingConfIndex = result.index;
     return result;
   }
@@ -494,8 +495,7 @@ export class Raft {
     this.role = 'leader';
     this.leader = this.id;
     this.progress = new Map();
-    for (const id of this.confState.voters) this.addProgress(id, false);
-    for (const id of this.confState.learners) this.addProgress(id, true);
+    this.syncProgress();
     const self = this.progress.get(this.id);
     assert(self !== undefined, 'a leader must be a member of its configuration');
     self.maybeUpdate(this.log.stableIndex);
@@ -707,6 +707,9 @@ export class Raft {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // If every append that filled the window was lost, nothing would ever be sent again: free one
+    // slot so an append goes out; a gap makes the follower reject it and probing resumes (etcd).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     this.maybePromoteLearner(pr);
     if (m.readRound > 0 && !pr.learner) {
@@ -828,54 +831,57 @@ export class Raft {
     }
   }
 
-  /** Applies committed conf entries to the membership, in log order. */
+  /**
+   * Applies committed conf entries to the membership, in log order. Re-entrant: applying one
+   * may commit more (a smaller quorum), which calls back in here; the scan mark moves before
+   * each apply so no entry is applied twice.
+   */
   private applyConfChangesUpTo(committed: number): void {
-    for (let index = Math.max(this.confScanIndex, this.log.snapshotIndex) + 1; index <= committed; index++) {
+    this.confScanIndex = Math.max(this.confScanIndex, this.log.snapshotIndex);
+    while (this.confScanIndex < Math.min(committed, this.log.committed)) {
+      const index = ++this.confScanIndex;
       const entry = this.log.entryAt(index);
-      if (entry.kind === 'conf' && entry.change) this.applyConfChange(index, entry.change);
+      if (entry.kind === 'conf' && entry.change) this.applyConfChange(index, entry);
     }
-    this.confScanIndex = Math.max(this.confScanIndex, committed);
   }
 
-  private applyConfChange(index: number, change: ConfChange): void {
+  private applyConfChange(index: number, entry: Entry): void {
     assert(index > this.confIndex, () => `conf change ${index} applied after ${this.confIndex}`);
-    const { voters, learners, removed } = this.confState;
-    const id = change.nodeId;
-    let next: ConfState;
-    switch (change.type) {
-      case 'addLearner':
-        next = { voters, learners: [...learners, id], removed };
-        break;
-      case 'promote':
-        next = { voters: [...voters, id], learners: learners.filter((other) => other !== id), removed };
-        break;
-      case 'remove':
-        next = { voters: voters.filter((other) => other !== id), learners: learners.filter((other) => other !== id), removed: [...removed, id] };
-        break;
-      default:
-        assertNever(change.type, 'conf change type');
-    }
+    const change = entry.change as ConfChange;
+    // The entry records the whole resulting configuration (see conf.ts).
+    const next = entry.data.length > 0 ? decodeConfState(entry.data) : nextConfState(this.confState, change);
     this.confState = next;
     this.confIndex = index;
     this.confHistory.push({ index, conf: next });
     if (this.role !== 'leader') return;
-    if (change.type === 'addLearner') {
-      this.addProgress(id, true);
-    } else if (change.type === 'promote') {
-      const pr = this.progress.get(id);
-      if (pr) pr.learner = false;
-    } else {
-      this.progress.delete(id);
-      if (this.transferee === id) this.transferee = NONE;
-      if (id === this.id) {
-        // Thesis §4.2.2: a leader removed from the configuration steps down once the change
-        // is committed.
-        this.becomeFollower(this.term, NONE);
-        return;
-      }
+    if (!next.voters.includes(this.id)) {
+      // Thesis §4.2.2: a leader removed from the configuration steps down once the change is
+      // committed.
+      this.becomeFollower(this.term, NONE);
+      return;
     }
+    this.syncProgress();
+    if (this.transferee !== NONE && !next.voters.includes(this.transferee)) this.transferee = NONE;
     // A smaller quorum may commit more at once.
     if (this.maybeCommit()) this.broadcastPending = true;
+  }
+
+  /** Leader: one Progress per member of the current configuration, with the right voter flag. */
+  private syncProgress(): void {
+    const { voters, learners } = this.confState;
+    for (const id of [...this.progress.keys()]) {
+      if (!voters.includes(id) && !learners.includes(id)) this.progress.delete(id);
+    }
+    for (const id of voters) {
+      const pr = this.progress.get(id);
+      if (pr) pr.learner = false;
+      else this.addProgress(id, false);
+    }
+    for (const id of learners) {
+      const pr = this.progress.get(id);
+      if (pr) pr.learner = true;
+      else this.addProgress(id, true);
+    }
   }
 
   private maybePromoteLearner(pr: Progress): void {
@@ -887,7 +893,7 @@ export class Raft {
 
   private proposeConfChangeInternal(change: ConfChange): void {
     if (!this.confChangeValid(change)) return;
-    const result = this.appendProposal('conf', EMPTY, change);
+    const result = this.appendProposal('conf', encodeConfState(nextConfState(this.confState, change)), change);
     if (result.ok) this.pendingConfIndex = result.index;
   }
 

@@ -24,6 +24,15 @@ export class ReadOnly {
     return this.unsent.length + this.waiting.length;
   }
 
+  /**
+   * The round a periodic heartbeat should carry: the latest one while reads wait for it. If the
+   * round's own heartbeats were lost, a later heartbeat confirms it just as well (it was sent
+   * after every waiting read arrived), so reads never wait for a new read to start a round.
+   */
+  roundToRepeat(): number {
+    return this.waiting.length > 0 ? this.lastRound : 0;
+  }
+
   hasUnsent(): boolean {
     return this.unsent.length > 0;
   }
