@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   commandCommand, commandDocsNamesReply, commandGetKeysReply, commandInfoNamesReply, commandListReply,
 } from '../../src/commands/introspection.js';
+import { functionCommand } from '../../src/commands/functions.js';
 import { COMMANDS, lookupCommand, lookupFullName, resolveCommand } from '../../src/commands/table.js';
 import { REDIS_COMMANDS } from '../../src/commands/table-redis.js';
 import { encodeReply } from './commands/encode-reply.js';
@@ -114,5 +115,42 @@ describe('COMMAND INFO and COMMAND DOCS against redis-server', () => {
         expect(encodeReply(commandDocsNamesReply(argv(name)), protocol).toString('latin1'), `DOCS ${name}`).toBe(docs!.toString('latin1'));
       }
     }
+  });
+});
+
+describe('FUNCTION with no functions loaded, against redis-server', () => {
+  let redis: RedisProcess | undefined;
+  let client: RawClient | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+    if (redis) client = await RawClient.connect(redis.port);
+  });
+  afterAll(async () => {
+    client?.close();
+    await redis?.stop();
+  });
+
+  it('replies byte for byte in RESP2 and RESP3', async (context) => {
+    if (!client) {
+      context.skip('redis-server is not installed: apt-get install -y redis-server');
+      return;
+    }
+    const cases = [
+      ['FUNCTION', 'LIST'], ['FUNCTION', 'LIST', 'WITHCODE'], ['FUNCTION', 'list', 'libraryname', 'x', 'withcode'],
+      ['FUNCTION', 'LIST', 'foo'], ['FUNCTION', 'LIST', 'LIBRARYNAME'], ['FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'],
+      ['FUNCTION', 'STATS'], ['FUNCTION', 'STATS', 'x'], ['FUNCTION', 'FLUSH'], ['FUNCTION', 'FLUSH', 'async'],
+      ['FUNCTION', 'FLUSH', 'foo'], ['FUNCTION', 'flush', 'SYNC', 'x'], ['FUNCTION', 'HELP'], ['FUNCTION'],
+      ['FUNCTION', 'nosuch'],
+    ];
+    for (const protocol of [2, 3] as const) {
+      await client.call('HELLO', String(protocol));
+      for (const command of cases) {
+        const theirs = (await client.call(...command)).toString('latin1');
+        const resolved = resolveCommand(argv(...command));
+        const ours = resolved.ok ? functionCommand(argv(...command)) : resolved.error;
+        expect(encodeReply(ours, protocol).toString('latin1'), command.join(' ')).toBe(theirs);
+      }
+    }
+    await client.call('HELLO', '2');
   });
 });
