@@ -9,3 +9,4 @@ export { EntryDecodeError, StorageCorruptionError, StorageWriteError } from './e
 export { decodeEntry, decodeEntryAt, encodeEntry, encodeEntryInto, encodedEntrySize, ENTRY_MIN_BYTES } from './entry-codec.js';
 export { NodeFs, type OpenMode, type StorageFile, type StorageFs } from './fs.js';
 export { stderrLogger, type StorageLogger } from './logger.js';
+export { SimDisk, type SimCrashReport, type SimFault, type SimOperation } from './sim-fs.js';

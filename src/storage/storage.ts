@@ -107,21 +107,21 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   if (fsync) await syncStats.syncDir(fs, dir);
 
   // Snapshots first: the newest one that checks out is where the log has to reach back to.
-  const { valid, corrupt, older } = await loadSnapshots(fs, snapDir, logger);
+  const { valid, corruptNewer, corruptOlder, older } = await loadSnapshots(fs, snapDir, logger);
   let opened;
   try {
     opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, fsync, repair, logger, syncStats }, valid?.meta);
   } catch (error) {
     // The log needs an older state than the newest valid snapshot: report the bad snapshot that
     // would have covered it, which is the real cause.
-    const newestCorrupt = corrupt[0];
+    const newestCorrupt = corruptNewer[0];
     if (error instanceof StorageCorruptionError && newestCorrupt !== undefined) {
       throw new StorageCorruptionError(newestCorrupt.file, newestCorrupt.offsetBytes, `${newestCorrupt.reason}; and no older snapshot lets the log be replayed (${error.message})`);
     }
     throw error;
   }
   try {
-    return await reconcile({ fs, dir, snapDir, walDir, fsync, repair, retained, logger, syncStats, ...opened, valid, corrupt, older });
+    return await reconcile({ fs, dir, snapDir, walDir, fsync, repair, retained, logger, syncStats, ...opened, valid, corrupt: [...corruptNewer, ...corruptOlder], older });
   } catch (error) {
     await opened.wal.close().catch(() => undefined);
     throw error;
@@ -150,9 +150,9 @@ async function reconcile(found: Recovered): Promise<{ storage: DiskStorage; reco
   const { fs, dir, snapDir, walDir, fsync, repair, retained, logger, syncStats, wal, recovery, valid, corrupt, older } = found;
   const snapshot = valid?.meta;
   for (const bad of corrupt) {
-    // The log reaches back to an older snapshot, so nothing is lost; set the bad file aside,
+    // The log reaches back to the snapshot we use, so nothing is lost; set the bad file aside,
     // under a name no later open will load, for someone to look at.
-    logger.error({ file: bad.file, offset: bad.offsetBytes, reason: bad.reason, using: valid?.path }, repair ? 'repair: deleting a corrupt snapshot' : 'a snapshot is corrupt; using an older one and setting it aside as .corrupt');
+    logger.error({ file: bad.file, offset: bad.offsetBytes, reason: bad.reason, using: valid?.path }, repair ? 'repair: deleting a corrupt snapshot' : 'a snapshot is corrupt; setting it aside as .corrupt');
     if (repair) await fs.unlink(bad.file);
     else await fs.rename(bad.file, `${bad.file}.corrupt`);
   }
@@ -217,12 +217,15 @@ interface CorruptSnapshot {
   readonly reason: string;
 }
 
-/** Lists snapshots, deletes temp files, and checks them newest first until one is whole. */
+/**
+ * Lists snapshots, deletes temp files, and checks them newest first until one is whole; of the
+ * older ones only the headers are read. Returns the bad ones newer and older than that one.
+ */
 async function loadSnapshots(
   fs: StorageFs,
   dir: string,
   logger: StorageLogger,
-): Promise<{ valid: SnapshotFileInfo | undefined; corrupt: CorruptSnapshot[]; older: SnapshotFileInfo[] }> {
+): Promise<{ valid: SnapshotFileInfo | undefined; corruptNewer: CorruptSnapshot[]; corruptOlder: CorruptSnapshot[]; older: SnapshotFileInfo[] }> {
   const candidates: { index: number; term: number; path: string }[] = [];
   for (const name of await fs.readdir(dir)) {
     const path = join(dir, name);
@@ -239,7 +242,7 @@ async function loadSnapshots(
     candidates.push({ ...parsed, path });
   }
   candidates.sort((a, b) => b.index - a.index || b.term - a.term);
-  const corrupt: CorruptSnapshot[] = [];
+  const corruptNewer: CorruptSnapshot[] = [];
   for (let k = 0; k < candidates.length; k++) {
     const candidate = candidates[k]!;
     try {
@@ -249,22 +252,24 @@ async function loadSnapshots(
       }
       // Older snapshots are only fallbacks; their headers are read, their images checked when used.
       const older: SnapshotFileInfo[] = [];
+      const corruptOlder: CorruptSnapshot[] = [];
       for (const rest of candidates.slice(k + 1)) {
         try {
           const reader = await SnapshotReader.open(fs, rest.path, DEFAULT_SNAPSHOT_CHUNK_BYTES);
           await reader.close();
           older.push(reader.info);
         } catch (error) {
-          logger.warn({ err: error, file: rest.path }, 'an older snapshot has a bad header; it will be removed with the other old ones');
+          if (!(error instanceof StorageCorruptionError)) throw error;
+          corruptOlder.push({ file: error.file, offsetBytes: error.offsetBytes, reason: error.reason });
         }
       }
-      return { valid: info, corrupt, older };
+      return { valid: info, corruptNewer, corruptOlder, older };
     } catch (error) {
       if (!(error instanceof StorageCorruptionError)) throw error;
-      corrupt.push({ file: error.file, offsetBytes: error.offsetBytes, reason: error.reason });
+      corruptNewer.push({ file: error.file, offsetBytes: error.offsetBytes, reason: error.reason });
     }
   }
-  return { valid: undefined, corrupt, older: [] };
+  return { valid: undefined, corruptNewer, corruptOlder: [], older: [] };
 }
 
 type Operation<T> = () => Promise<T>;

@@ -165,6 +165,14 @@ describe('corruption on a real disk', () => {
       expect(logger.problems.find((line) => line.level === 'error')?.fields).toMatchObject({ file: newest, offset: expect.any(Number) as number });
       expect(await readdir(join(dir, 'snap'))).toContain(`${newest.split('/').pop()}.corrupt`);
     });
+    it('sets aside an older snapshot whose header is bad, and keeps using the newest', async () => {
+      const { newest, older } = await withSnapshots('newest');
+      await flipByte(older, 30);
+      const { recovered, logger } = await open();
+      expect(recovered.snapshot?.path).toBe(newest);
+      expect(logger.problems.find((line) => line.level === 'error')?.fields).toMatchObject({ file: older, offset: 0 });
+      expect((await readdir(join(dir, 'snap'))).sort()).toEqual([`${older.split('/').pop()}.corrupt`, newest.split('/').pop()].sort());
+    });
   });
 
   describe('repair', () => {

@@ -269,6 +269,7 @@ async function runSeed(seed: number): Promise<number> {
     }
     disk.crash();
     const report = disk.reboot();
+    clearFaults(disk); // a fault set up for an operation the crash interrupted
     history.push(`  reboot kept ${JSON.stringify(report.tornFiles.map((file) => [file.path.split('/').pop(), file.keptOps, file.pendingOps, file.tornAtByte]))}`);
   }
   return retried;
