@@ -108,6 +108,14 @@ export function acceptClient(socket: Socket, options: ConnectionOptions): Connec
   return new Connection(socket, options);
 }
 
+/** A server command queued in a transaction, answered through the executor at EXEC. */
+interface ServerCall {
+  readonly index: number;
+  readonly protocol: ProtocolVersion;
+  readonly spec: CommandSpec;
+  readonly argv: readonly Buffer[];
+}
+
 interface QueuedCommand {
   readonly spec: CommandSpec;
   readonly argv: readonly Buffer[];
@@ -157,6 +165,11 @@ export class Connection implements RegisteredClient, ConnectionState {
   /** Bytes of the queued commands' arguments (Redis multi-mem). */
   private transactionBytes = 0;
   private watches: Watch[] = [];
+  /**
+   * While EXEC's queued connection commands run: how many commands the transaction has, since
+   * Redis still shows the client in MULTI then (CLIENT INFO inside MULTI says flags=x multi=N).
+   */
+  private executingCount = -1;
 
   /**
    * Replies in request order. Slots before `slotHead` have been handed to the writer; the
@@ -213,8 +226,10 @@ export class Connection implements RegisteredClient, ConnectionState {
   }
 
   describe(nowMs: number): ClientDescription {
+    // Redis's order of flag letters: x (MULTI), d (a watched key changed), c (closing), r.
     let flags = '';
-    if (this.transaction !== null) flags += 'x';
+    if (this.transaction !== null || this.executingCount >= 0) flags += 'x';
+    if (this.watchedKeyChanged()) flags += 'd';
     if (this.closing) flags += 'c';
     if (this.staleReads) flags += 'r';
     return {
@@ -227,7 +242,7 @@ export class Connection implements RegisteredClient, ConnectionState {
       idleSeconds: Math.floor((nowMs - this.lastInteractionMs) / 1000),
       flags: flags === '' ? 'N' : flags,
       db: this.db,
-      multi: this.transaction === null ? -1 : this.transaction.length,
+      multi: this.transaction !== null ? this.transaction.length : this.executingCount,
       queryBufferBytes: this.parser.bufferedBytes,
       argvMemoryBytes: 0,
       multiMemoryBytes: this.transactionBytes,
@@ -245,6 +260,14 @@ export class Connection implements RegisteredClient, ConnectionState {
 
   closeAfterReply(): void {
     this.closing = true;
+  }
+
+  /** Redis CLIENT_DIRTY_CAS, computed when asked: has a watched key changed since WATCH? */
+  private watchedKeyChanged(): boolean {
+    for (const watch of this.watches) {
+      if (this.executor.watch(watch.db, watch.key).modIndex !== watch.modIndex) return true;
+    }
+    return false;
   }
 
   unwatchAll(): void {
@@ -551,31 +574,13 @@ export class Connection implements RegisteredClient, ConnectionState {
       slot.complete(outcome.kind === 'nullArray' ? NULL_ARRAY : outcome);
       return;
     }
-    const replies: Reply[] = [];
-    const servers: { index: number; protocol: ProtocolVersion; spec: CommandSpec; argv: readonly Buffer[] }[] = [];
-    let keyspaceIndex = 0;
-    for (const command of queued) {
-      const { spec, argv } = command;
-      let reply: Reply;
-      if (runsInStateMachine(spec)) {
-        const applied = outcome.value[keyspaceIndex++];
-        if (applied === undefined) {
-          throw new Error(`connection: transaction of ${queued.length} commands got ${outcome.value.length} replies`);
-        }
-        reply = applied;
-        if (spec.name === 'select' && reply.kind !== 'error') {
-          const db = parseDatabaseIndex(argv[1]!);
-          if (typeof db === 'number') this.db = db;
-        }
-      } else if (spec.route === 'server') {
-        servers.push({ index: replies.length, protocol: this.protocol, spec, argv });
-        reply = NULL_ARRAY;
-      } else {
-        reply = runConnectionCommand(this, spec, argv);
-      }
-      // Redis writes each reply in the protocol in force when it ran: after a HELLO inside the
-      // transaction, the rest of EXEC's array is in the new protocol.
-      replies.push(this.protocol === slot.protocol ? reply : { kind: 'raw', value: encodeReply(reply, this.protocol) });
+    const servers: ServerCall[] = [];
+    this.executingCount = queued.length;
+    let replies: Reply[];
+    try {
+      replies = this.runQueued(queued, outcome.value, slot.protocol, servers);
+    } finally {
+      this.executingCount = -1;
     }
     if (servers.length === 0) {
       slot.complete({ kind: 'array', value: replies });
@@ -591,6 +596,36 @@ export class Connection implements RegisteredClient, ConnectionState {
         },
       });
     }
+  }
+
+  /**
+   * EXEC's replies in queue order: the state machine's for what it executed, the connection's own
+   * for the rest (run now, in order), placeholders for server commands (recorded in `servers`).
+   */
+  private runQueued(queued: readonly QueuedCommand[], applied: readonly Reply[], execProtocol: ProtocolVersion, servers: ServerCall[]): Reply[] {
+    const replies: Reply[] = [];
+    let appliedIndex = 0;
+    for (const { spec, argv } of queued) {
+      let reply: Reply;
+      if (runsInStateMachine(spec)) {
+        const next = applied[appliedIndex++];
+        if (next === undefined) throw new Error(`connection: transaction of ${queued.length} commands got ${applied.length} replies`);
+        reply = next;
+        if (spec.name === 'select' && reply.kind !== 'error') {
+          const db = parseDatabaseIndex(argv[1]!);
+          if (typeof db === 'number') this.db = db;
+        }
+      } else if (spec.route === 'server') {
+        servers.push({ index: replies.length, protocol: this.protocol, spec, argv });
+        reply = NULL_ARRAY;
+      } else {
+        reply = runConnectionCommand(this, spec, argv);
+      }
+      // Redis writes each reply in the protocol in force when it ran: after a HELLO inside the
+      // transaction, the rest of EXEC's array is in the new protocol.
+      replies.push(this.protocol === execProtocol ? reply : { kind: 'raw', value: encodeReply(reply, this.protocol) });
+    }
+    return replies;
   }
 
   // ---- output ------------------------------------------------------------------------------
