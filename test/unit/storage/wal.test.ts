@@ -165,6 +165,25 @@ describe('WAL', () => {
     expect(shape(again.recovered.entries)).toBe('29:5 30:5');
   });
 
+  it('removes segments an interrupted compaction left before a hole, when the snapshot covers them', async () => {
+    const disk = new SimDisk(11);
+    const { storage } = await open(disk, { segmentSizeBytes: 300 });
+    for (let index = 1; index <= 30; index++) await storage.save({ entries: [entry(index, 1)], hardState: hs(1, 1, index) });
+    const writer = await storage.createSnapshot({ index: 20, term: 1, confState: { voters: [1], learners: [], removed: [] } });
+    await writer.finish();
+    // A crash during compact(20) whose unlinks reached the disk out of order: the second segment
+    // is gone, the first is still there.
+    const names = disk.list('/node/wal');
+    const fs = disk.mount();
+    await fs.unlink(`/node/wal/${names[1]}`);
+    await fs.fsyncDir('/node/wal');
+    const again = await restart(disk, { segmentSizeBytes: 300 });
+    expect(again.logger.find('interrupted compaction')?.fields).toEqual({ files: [`/node/wal/${names[0]}`] });
+    expect(disk.list('/node/wal')).toEqual(names.slice(2));
+    expect(shape(again.recovered.entries)).toBe(shape(entries(21, 30, 1)));
+    expect(again.logger.problems).toEqual([]);
+  });
+
   it.each([
     ['a gap after the last index', { entries: [entry(5, 1)] }, /gap/],
     ['entries out of order', { entries: [entry(3, 1), entry(5, 1)] }, /follows/],
