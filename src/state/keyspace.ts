@@ -188,22 +188,31 @@ class ExpiryHeap {
     items[i] = item;
   }
 
+  heapify(): void {
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i, this.items[i]!);
+  }
+
   pop(): void {
+    const last = this.items.pop();
+    if (last === undefined || this.items.length === 0) return;
+    this.siftDown(0, last);
+  }
+
+  /** Places `item` at `start` or below, moving smaller children up. */
+  private siftDown(start: number, item: HeapItem): void {
     const items = this.items;
-    const last = items.pop();
-    if (last === undefined || items.length === 0) return;
-    let i = 0;
     const length = items.length;
+    let i = start;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= length) break;
       const right = left + 1;
       const child = right < length && items[right]!.atMs < items[left]!.atMs ? right : left;
-      if (items[child]!.atMs >= last.atMs) break;
+      if (items[child]!.atMs >= item.atMs) break;
       items[i] = items[child]!;
       i = child;
     }
-    items[i] = last;
+    items[i] = item;
   }
 }
 
@@ -366,17 +375,10 @@ export class Keyspace {
     if (this.heap.items.length > 2 * expiresTotal + 1024) this.rebuildHeap();
   }
 
+  /** Drops the stale items and restores the heap order in O(n) (Floyd's heap construction). */
   private rebuildHeap(): void {
-    const items: HeapItem[] = [];
-    for (const db of this.dbs) {
-      if (db.expiresCount === 0 || db.slots === undefined) continue;
-      for (const map of db.slots) {
-        if (map === undefined) continue;
-        for (const [key, entry] of map) if (entry.expiresAtMs !== 0) items.push({ atMs: entry.expiresAtMs, db, key, entry });
-      }
-    }
-    items.sort((x, y) => x.atMs - y.atMs);
-    this.heap.items = items;
+    this.heap.items = this.heap.items.filter(isCurrent);
+    this.heap.heapify();
   }
 
   /** Up to `limit` keys whose time has passed at `nowMs`, soonest first, for the leader to delete. */

@@ -213,6 +213,39 @@ describe('expiry follows the entry clock', () => {
     expect(client.machine.expiredKeys(now(), 10)).toEqual([{ db: 0, key: b('k') }]);
   });
 
+  it('lists exactly the stored keys whose time has passed, through heap compactions', () => {
+    const { client, advance, now } = clocked();
+    const rng = seededRng(5);
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 6000; i++) {
+      const key = `k${Math.floor(rng() * 300)}`;
+      const roll = rng();
+      if (roll < 0.6) {
+        const ms = 1 + Math.floor(rng() * 2000);
+        call(client, 'SET', key, 'v', 'PX', String(ms));
+        expected.set(key, now() + ms);
+      } else if (roll < 0.8) {
+        call(client, 'PERSIST', key);
+        // Touching a key whose time has passed deletes it.
+        const at = expected.get(key);
+        if (at !== undefined && at !== 0) {
+          if (at < now()) expected.delete(key);
+          else expected.set(key, 0);
+        }
+      } else if (roll < 0.9) {
+        call(client, 'DEL', key);
+        expected.delete(key);
+      } else {
+        advance(Math.floor(rng() * 100));
+      }
+      if (i % 500 === 0) {
+        const listed = client.machine.expiredKeys(now(), 100_000).map((item) => item.key.toString()).sort();
+        const due = [...expected].filter(([, at]) => at !== 0 && at < now()).map(([key]) => key).sort();
+        expect(listed).toEqual(due);
+      }
+    }
+  });
+
   it('keeps the expiry heap bounded when TTLs are rewritten over and over', () => {
     const { client } = clocked();
     for (let i = 0; i < 5000; i++) call(client, 'SET', `k${i % 10}`, 'v', 'EX', String(100 + i));
