@@ -225,8 +225,12 @@ export class Wal {
    * durable. Entries from `entries[0].index` on replace whatever the log held there.
    */
   async append(batch: WalBatch): Promise<void> {
+    const { entries, reset } = batch;
+    // A Ready often carries only messages or committed entries, or repeats the hard state: then
+    // there is nothing to make durable, and no fsync to pay.
+    const hardState = batch.hardState !== undefined && !sameHardState(batch.hardState, this.hardStateValue) ? batch.hardState : undefined;
+    if (entries.length === 0 && reset === undefined && hardState === undefined) return;
     this.refuseIfFailed();
-    const { entries, reset, hardState } = batch;
     // What the log looks like once the batch is applied; checked before anything is written.
     let lastIndex = reset === undefined ? this.lastIndexValue : reset.index;
     let lastTerm = reset === undefined ? this.lastTermValue : reset.term;
@@ -422,6 +426,10 @@ export class Wal {
     this.scratch = Buffer.allocUnsafe(capacity);
     return this.scratch;
   }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
 /**

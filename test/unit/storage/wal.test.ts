@@ -51,6 +51,11 @@ describe('WAL', () => {
       expect(disk.syncCount - before).toBe(1);
       expect(storage.stats().fsyncCount - statsBefore).toBe(1);
     }
+    // Nothing new to persist (a Ready with only messages, or the same hard state): no fsync.
+    const before = disk.syncCount;
+    await storage.save({ entries: [] });
+    await storage.save({ entries: [], hardState: storage.hardState });
+    expect(disk.syncCount).toBe(before);
     const stats = storage.stats();
     expect(stats.lastIndex).toBe(145);
     expect(stats.segmentCount).toBe(1);
