@@ -331,7 +331,7 @@ async function runScenario(scenario: Scenario, seed: number): Promise<RunStats &
           output = { type: 'ok' };
           if (input.f === 'write') okWrites++;
           else okCas++;
-          lastSeen.set(key, Number(input.f === 'write' ? input.value : input.to));
+          lastSeen.set(key, body.type === 'write' ? (body.value as number) : (body.to as number));
         } else {
           throw new Error(`unexpected reply to ${JSON.stringify(body)}: ${JSON.stringify(reply)}`);
         }
