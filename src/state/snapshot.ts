@@ -21,6 +21,11 @@ const TAG_END = 0;
 const TAG_KEY = 1;
 const TAG_DB = 2;
 const TAG_TOMBSTONE = 3;
+/**
+ * Keys serialized per nextChunk call at most, whatever the byte budget: with small keys the work
+ * of a call is bounded by records, not bytes (a few ms at most).
+ */
+const RECORDS_PER_CHUNK_MAX = 16384;
 /** Values at least this long are queued as views rather than copied into the record buffer. */
 const INLINE_VALUE_BYTES_MAX = 4096;
 
@@ -74,9 +79,18 @@ class Encoder {
   }
 
   latin1(text: string): void {
-    this.u32(text.length);
-    this.reserve(text.length);
-    this.used += this.buffer.write(text, this.used, 'latin1');
+    const length = text.length;
+    this.u32(length);
+    this.reserve(length);
+    if (length <= 64) {
+      // Buffer.write costs more than the copy itself for short strings.
+      const buffer = this.buffer;
+      let at = this.used;
+      for (let i = 0; i < length; i++) buffer[at++] = text.charCodeAt(i);
+      this.used = at;
+    } else {
+      this.used += this.buffer.write(text, this.used, 'latin1');
+    }
   }
 
   value(value: string | Buffer): void {
@@ -129,6 +143,7 @@ export class SnapshotWriter implements CowCursor {
   private queueHeadOffset = 0;
   private readonly encoder = new Encoder(this.queue);
   private stage: 'header' | 'db' | 'end' | 'done' = 'header';
+  private recordsThisCall = 0;
   private cancelled = false;
 
   constructor(private readonly keyspace: Keyspace, appliedIndex: number, lastTimeMs: number) {
@@ -153,14 +168,19 @@ export class SnapshotWriter implements CowCursor {
     if (this.keyspace.cow === this) this.keyspace.cow = null;
   }
 
-  /** The next part of the stream, about `maxBytes` long (never more), or null when done. */
+  /**
+   * The next part of the stream, at most `maxBytes` long (shorter when it has serialized
+   * RECORDS_PER_CHUNK_MAX keys), or null when done.
+   */
   nextChunk(maxBytes: number): Buffer | null {
     if (this.cancelled) throw new Error('snapshot cancelled: a newer snapshot began');
     if (maxBytes < 1) throw new Error(`assertion: maxBytes ${maxBytes} < 1`);
     const parts: Buffer[] = [];
     let size = 0;
+    this.recordsThisCall = 0;
     while (size < maxBytes) {
       if (this.queue.length === 0) {
+        if (size > 0 && this.recordsThisCall >= RECORDS_PER_CHUNK_MAX) break;
         if (!this.produce()) break;
         continue;
       }
@@ -256,6 +276,7 @@ export class SnapshotWriter implements CowCursor {
   }
 
   private writeKey(key: string, entry: Entry): void {
+    this.recordsThisCall++;
     const encoder = this.encoder;
     encoder.u8(TAG_KEY);
     encoder.latin1(key);
