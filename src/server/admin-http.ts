@@ -129,8 +129,9 @@ function readBody(request: http.IncomingMessage): Promise<Buffer> {
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > ADMIN_BODY_MAX_BYTES) {
+        // Keep draining (without keeping) the rest, so the client reads the 413 rather than a reset.
+        chunks.length = 0;
         reject(new BodyTooLarge());
-        request.destroy();
         return;
       }
       chunks.push(chunk);
@@ -166,7 +167,9 @@ async function dispatch(routes: ReadonlyMap<string, AdminRoute>, context: AdminC
     const body = await readBody(request);
     send(response, await route({ method, url, headers: request.headers, body }, context));
   } catch (error) {
-    if (error instanceof BodyTooLarge) send(response, { status: 413, body: { error: `request body over ${ADMIN_BODY_MAX_BYTES} bytes` } });
+    if (error instanceof BodyTooLarge) {
+      send(response, { status: 413, body: { error: `request body over ${ADMIN_BODY_MAX_BYTES} bytes` }, headers: { connection: 'close' } });
+    }
     else send(response, { status: 500, body: { error: error instanceof Error ? error.message : String(error) } });
   }
 }

@@ -190,7 +190,8 @@ export function formatStatusTable(status: ClusterStatus): string {
     ];
   });
   const table = [[...HEADERS], ...rows];
-  const widths = HEADERS.map((_, column) => Math.max(...table.map((row) => (row[column] as string).length)));
+  // The marker column keeps its width without a leader, so tables line up from one run to the next.
+  const widths = HEADERS.map((_, column) => Math.max(column === 0 ? 1 : 0, ...table.map((row) => (row[column] as string).length)));
   const lines = table.map((row) => row.map((cell, column) => cell.padEnd(widths[column] as number)).join('  ').trimEnd());
   const up = status.members.filter((m) => m.report).length;
   const leader = status.leader;
