@@ -25,6 +25,8 @@ import { encodeCommand, type KvCommand, type Value } from './kv.js';
 import type { SimOptions } from './options.js';
 
 interface CurrentOp {
+  /** Numbers the operations of all clients; the timeout event names the operation it is for. */
+  readonly seq: number;
   readonly input: KvInput;
   readonly command: KvCommand | undefined;
   readonly data: Uint8Array | undefined;
@@ -55,9 +57,11 @@ interface ClientState {
   token: number;
   current: CurrentOp | undefined;
   readonly lastSeen: Map<string, Value>;
-  /** 'final': finish the current operation and one more, then stop (the liveness phase). */
+  /**
+   * 'final' (the liveness phase): keep going until an operation invoked after the faults
+   * stopped gets a definite answer, then stop ('done').
+   */
   mode: 'running' | 'final' | 'done';
-  finalIssued: boolean;
   completed: number;
 }
 
@@ -73,6 +77,8 @@ export class Clients {
   private clients: ClientState[] = [];
   private nextOpId = 1;
   private invoked = 0;
+  /** The history clock when the faults stopped. */
+  private healClock = Infinity;
 
   constructor(
     private readonly ctx: SimContext,
@@ -88,7 +94,6 @@ export class Clients {
         current: undefined,
         lastSeen: new Map(),
         mode: 'running',
-        finalIssued: false,
         completed: 0,
       });
     }
@@ -98,10 +103,15 @@ export class Clients {
     for (const client of this.clients) this.wake(client, this.prng.nextInt(50));
   }
 
-  /** The liveness phase: no timeouts; each client finishes its operation and one more. */
+  /**
+   * The liveness phase. Operations under way run to an answer or to their timeout (a deposed
+   * leader may hold a proposal past the end of the new leader's log, where nothing resolves it
+   * until more is written); then each client needs one operation invoked from now on to get a
+   * definite answer.
+   */
   finish(): void {
-    // Every client has a wake-up or an attempt outstanding, so changing the mode is enough;
-    // the timeouts already scheduled see the mode and do nothing.
+    // Every client has a wake-up or an attempt outstanding, so changing the mode is enough.
+    this.healClock = this.ctx.historyClock;
     for (const client of this.clients) client.mode = 'final';
   }
 
@@ -160,25 +170,17 @@ export class Clients {
     const client = this.clients[id - 1] as ClientState;
     if (token !== client.token || client.mode === 'done') return;
     if (client.current === undefined) {
-      if (client.mode === 'final') {
-        if (client.finalIssued) {
-          client.mode = 'done';
-          return;
-        }
-        client.finalIssued = true;
-      }
       client.current = this.newOperation(client);
-      if (client.mode === 'running') {
-        schedule(this.ctx, this.options.clientTimeoutMs, { kind: 'client-timeout', client: client.id, token: client.token });
-      }
+      schedule(this.ctx, this.options.clientTimeoutMs, { kind: 'client-timeout', client: client.id, seq: client.current.seq });
     }
     this.attempt(client);
   }
 
-  onTimeout(id: number, token: number): void {
+  /** `seq` names the operation the timeout was set for; retries do not move it. */
+  onTimeout(id: number, seq: number): void {
     const client = this.clients[id - 1] as ClientState;
     const op = client.current;
-    if (token !== client.token || op === undefined || client.mode !== 'running') return;
+    if (op === undefined || op.seq !== seq || client.mode === 'done') return;
     if (op.inFlight && op.input.f !== 'read') this.complete(client, { type: 'unknown' }, 'timed out');
     else this.abandon(client, 'timed out');
   }
@@ -206,7 +208,7 @@ export class Clients {
     this.invoked++;
     const call = this.ctx.historyClock++;
     this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} invoke ${describeInput(input)} (op ${opId})`);
-    return { input, command, data: command === undefined ? undefined : encodeCommand(command), call, callMs: this.ctx.nowMs, attempts: 0, inFlight: false };
+    return { seq: opId, input, command, data: command === undefined ? undefined : encodeCommand(command), call, callMs: this.ctx.nowMs, attempts: 0, inFlight: false };
   }
 
   private attempt(client: ClientState): void {
@@ -292,6 +294,12 @@ export class Clients {
       else if (op.input.f === 'cas') client.lastSeen.set(op.input.key, op.input.to);
     }
     this.ctx.trace.add(this.ctx.nowMs, 0, 'client', `c${client.id} ${describeInput(op.input)} -> ${how}`);
+    if (client.mode === 'final' && !unknown && op.call >= this.healClock) {
+      client.current = undefined;
+      client.token++;
+      client.mode = 'done';
+      return;
+    }
     this.next(client);
   }
 

@@ -10,6 +10,7 @@
 // arrive meanwhile wait in its inbox, since nothing may call into the core between ready() and
 // advance(). Every Ready is shown to the safety checks (./invariants.ts) as it is handed out.
 
+import { decodeConfState } from '../../src/raft/conf.js';
 import { Raft } from '../../src/raft/raft.js';
 import { defaultRaftConfig } from '../../src/raft/config.js';
 import { SeededPrng } from '../../src/raft/prng.js';
@@ -27,6 +28,7 @@ import {
   type RestoreState,
   type Role,
   type Snapshot,
+  type SnapshotMeta,
 } from '../../src/raft/types.js';
 import { schedule, type SimContext } from './context.js';
 import { LogMirror, SafetyViolation } from './invariants.js';
@@ -44,6 +46,7 @@ export interface RaftCore {
   readIndex(context: number): ProposeResult;
   transferLeadership(to: NodeId): void;
   compact(index: number, data: Uint8Array): void;
+  snapshotMeta(index: number): SnapshotMeta;
   reportUnreachable(to: NodeId): void;
   reportSnapshot(to: NodeId, ok: boolean): void;
   hasReady(): boolean;
@@ -492,6 +495,7 @@ export class Cluster {
       invariants.resetToSnapshot(node.id, node.mirror, rd.snapshot.meta.index, rd.snapshot.meta.term);
     }
     invariants.appendEntries(node.id, node.mirror, rd.entries);
+    if (rd.entries.length > 0) this.forgetOverwrittenWrites(node, rd.entries);
     if (rd.hardState !== undefined && rd.hardState.commit > node.commit) {
       invariants.commit(node.id, node.mirror, rd.hardState.commit);
       trace.add(now, node.id, 'commit', `${node.commit} -> ${rd.hardState.commit} (t${node.term})`);
@@ -507,6 +511,23 @@ export class Cluster {
       node.leader = leader;
     }
     for (const msg of rd.messages) this.send(node, msg);
+  }
+
+  /**
+   * A node whose log suffix was replaced no longer holds the proposals waiting there. Another
+   * node may still hold one and a later leader commit it, so their outcome is unknown.
+   */
+  private forgetOverwrittenWrites(node: SimNode, entries: readonly Entry[]): void {
+    const first = (entries[0] as Entry).index;
+    for (const [index, writes] of node.writes) {
+      if (index < first) continue;
+      const term = entries[index - first]?.term;
+      const kept = writes.filter((write) => write.term === term);
+      if (kept.length === writes.length) continue;
+      if (kept.length === 0) node.writes.delete(index);
+      else node.writes.set(index, kept);
+      for (const write of writes) if (write.term !== term) write.done({ kind: 'unknown' });
+    }
   }
 
   /** Steps 2 to 5 of the contract, then advance(). */
@@ -651,7 +672,8 @@ export class Cluster {
         }
         case 'conf':
           if (entry.change === undefined) throw new SafetyViolation('Apply', `conf entry ${entry.index} without a change`);
-          node.conf = applyConfChange(node.conf, entry.change);
+          // A conf entry records the whole resulting membership (src/raft/conf.ts).
+          node.conf = entry.data.length > 0 ? decodeConfState(entry.data) : applyConfChange(node.conf, entry.change);
           this.learnConf(entry.index, node.conf, entry.change);
           break;
         case 'noop':
@@ -708,6 +730,12 @@ export class Cluster {
     }
     const data = node.machine.image();
     const snapshot: Snapshot = { meta: { index: node.applied, term: node.appliedTerm, confState: node.conf }, data };
+    // The core's idea of the snapshot's metadata must match what the driver applied.
+    const coreMeta = (node.raft as RaftCore).snapshotMeta(node.applied);
+    if (coreMeta.term !== snapshot.meta.term || !sameConf(coreMeta.confState, snapshot.meta.confState)) {
+      throw new SafetyViolation('Snapshot metadata',
+        `node ${node.id} at applied ${node.applied}: the core says term ${coreMeta.term}, ${describeConf(coreMeta.confState)}; the applied entries say term ${snapshot.meta.term}, ${describeConf(snapshot.meta.confState)}`);
+    }
     (node.raft as RaftCore).compact(node.applied, data);
     storage.compact(snapshot);
     this.ctx.trace.add(this.ctx.nowMs, node.id, 'compact', `snapshot at ${node.applied}/t${node.appliedTerm}`);

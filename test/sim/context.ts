@@ -14,7 +14,7 @@ export type SimEvent =
   | { readonly kind: 'restart'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'stop'; readonly node: NodeId }
   | { readonly kind: 'client'; readonly client: number; readonly token: number }
-  | { readonly kind: 'client-timeout'; readonly client: number; readonly token: number }
+  | { readonly kind: 'client-timeout'; readonly client: number; readonly seq: number }
   | { readonly kind: 'fault' }
   | { readonly kind: 'liveness-check' };
 

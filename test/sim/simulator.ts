@@ -96,7 +96,7 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
         clients.onWake(event.client, event.token);
         break;
       case 'client-timeout':
-        clients.onTimeout(event.client, event.token);
+        clients.onTimeout(event.client, event.seq);
         break;
       case 'fault':
         nemesis.onFault();
