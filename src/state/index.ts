@@ -26,7 +26,8 @@
 // Inspection:        machine.digest(): string (16 hex digits; RAFT.DIGEST), machine.info(nowMs),
 //                    machine.appliedIndex, machine.lastTimeMs
 // Snapshots:         const writer = machine.beginSnapshot(); writer.meta; writer.nextChunk(maxBytes)
-//                    until null (apply may run between calls: copy-on-write keeps the image exact);
+//                    until null (apply may run between calls: copy-on-write keeps the image exact;
+//                    a call serializes at most maxBytes and at most 16384 keys);
 //                    const restorer = machine.beginRestore(); restorer.push(chunk)...;
 //                    machine.finishRestore(restorer)   (or machine.restoreFromChunks(chunks)).
 //                    A restore checks the key count and digest in the stream's trailer.
