@@ -50,6 +50,19 @@ function drive(chunks: readonly Buffer[]): { commands: string[][]; error: string
 
 const hex = (arg: Buffer): string => arg.toString('hex');
 
+/** Feeds chunks in random bursts, asking for commands only between bursts. */
+function driveInBursts(prng: SeededPrng, chunks: readonly Buffer[]): string[][] {
+  const parser = new RequestParser();
+  const commands: string[][] = [];
+  for (let index = 0; index < chunks.length; index++) {
+    parser.feed(chunks[index]!);
+    if (prng.nextInt(3) === 0 || index === chunks.length - 1) {
+      for (let argv = parser.next(); argv !== null; argv = parser.next()) commands.push(argv.map(hex));
+    }
+  }
+  return commands;
+}
+
 function splitRandomly(prng: SeededPrng, bytes: Buffer): Buffer[] {
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -126,7 +139,37 @@ describe('request parser fuzz: chunk boundaries', () => {
         }
         const bytewise = drive(Array.from({ length: wire.length }, (_, index) => wire.subarray(index, index + 1)));
         expect(bytewise.commands).toEqual(commands);
+        // As a paused connection does: several chunks arrive before the parser is asked again.
+        const bursty = driveInBursts(prng, splitRandomly(prng, wire));
+        expect(bursty).toEqual(commands);
       }
     });
   }
+});
+
+describe('request parser: chunks fed without parsing in between', () => {
+  it('parses a complete chunk followed by a partial one fed before next()', () => {
+    const parser = new RequestParser();
+    parser.feed(Buffer.from('*1\r\n$4\r\nPI'));
+    expect(parser.next()).toBeNull();
+    parser.feed(Buffer.from('NG\r\n*2\r\n$4\r\nECHO\r\n$2\r\nab\r\n*1\r\n$4\r\nPI'));
+    parser.feed(Buffer.from('NG\r\n'));
+    const commands: string[] = [];
+    for (let argv = parser.next(); argv !== null; argv = parser.next()) commands.push(argv.map(String).join(' '));
+    expect(commands).toEqual(['PING', 'ECHO ab', 'PING']);
+  });
+});
+
+describe('request parser: regression', () => {
+  it('does not treat a whole unparsed chunk as one element when two chunks arrive between next() calls', () => {
+    const parser = new RequestParser();
+    parser.feed(Buffer.from('*1\r\n$4\r\nPING\r\n'));
+    expect(parser.next()?.map(String)).toEqual(['PING']);
+    expect(parser.next()).toBeNull();
+    parser.feed(Buffer.from('*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI'));
+    parser.feed(Buffer.from('NG\r\n'));
+    const commands: string[] = [];
+    for (let argv = parser.next(); argv !== null; argv = parser.next()) commands.push(argv.map(String).join(' '));
+    expect(commands).toEqual(['PING', 'PING']);
+  });
 });
