@@ -208,7 +208,7 @@ export class Cluster {
   /** A node for a member added later: empty state, no membership until the leader sends it. */
   addNode(id: NodeId): SimNode {
     if (this.nodes.has(id)) throw new Error(`node id ${id} reused`);
-    return this.createNode(id, !this.options.workarounds.includes('join-bootstrap-conf') ? EMPTY_CONF : (this.confHistory[0] as { conf: ConfState }).conf);
+    return this.createNode(id, EMPTY_CONF);
   }
 
   private createNode(id: NodeId, initialConf: ConfState): SimNode {
@@ -335,15 +335,8 @@ export class Cluster {
     if (sender === undefined || !sender.up || sender.incarnation !== senderIncarnation) return;
     if (msg.type === 'snapshot') {
       this.input(sender, { kind: 'call', what: `reportSnapshot(${msg.to}, ${delivered})`, fn: (raft) => raft.reportSnapshot(msg.to, delivered) });
-    } else if (!delivered && msg.type === 'append' && (this.linkPrng.nextInt(2) === 0 || this.options.workarounds.includes('report-drops'))) {
+    } else if (!delivered && msg.type === 'append' && this.linkPrng.nextInt(2) === 0) {
       this.input(sender, { kind: 'call', what: `reportUnreachable(${msg.to})`, fn: (raft) => raft.reportUnreachable(msg.to) });
-    }
-  }
-
-  /** A message the network lost at send time; only the report-drops workaround tells anyone. */
-  private onDropped(node: SimNode, msg: Message): void {
-    if (msg.type === 'append' && this.options.workarounds.includes('report-drops')) {
-      this.input(node, { kind: 'call', what: `reportUnreachable(${msg.to})`, fn: (raft) => raft.reportUnreachable(msg.to) });
     }
   }
 
@@ -596,7 +589,6 @@ export class Cluster {
     const delays = this.network.plan();
     if (delays.length === 0) {
       trace.add(now, node.id, 'drop', '', msg);
-      this.onDropped(node, msg);
       if (msg.type === 'snapshot') {
         schedule(this.ctx, this.network.getOptions().delayMsMax, { kind: 'snapshot-lost', msg, senderIncarnation: node.incarnation });
       }
@@ -702,6 +694,11 @@ export class Cluster {
   /** The first node to apply a conf entry tells the cluster its membership changed. */
   private learnConf(index: number, conf: ConfState, change: ConfChange): void {
     if (index <= this.confIndex) return;
+    const expected = applyConfChange(this.conf, change);
+    if (!sameConf(conf, expected)) {
+      throw new SafetyViolation('Membership',
+        `conf entry ${index} (${change.type} ${change.nodeId}) records ${describeConf(conf)}, but applied to ${describeConf(this.conf)} it gives ${describeConf(expected)}`);
+    }
     this.confIndex = index;
     this.conf = conf;
     this.confHistory.push({ index, conf });

@@ -177,9 +177,7 @@ export class Nemesis {
     // Keep at least three voters, or two for a while in a cluster that had three.
     if (voters.length < 3 || (voters.length === 3 && this.prng.nextInt(3) !== 0)) return;
     const members = [...voters, ...learners];
-    const removable = this.options.workarounds.includes('no-leader-removal') ? members.filter((id) => id !== leader.id) : members;
-    const target = this.prng.nextInt(3) === 0 && voters.includes(leader.id) && removable.includes(leader.id) ? leader.id : this.pick(removable);
-    if (target === NONE) return;
+    const target = this.prng.nextInt(3) === 0 && voters.includes(leader.id) ? leader.id : this.pick(members);
     this.note(`remove node ${target} via leader ${leader.id} (${describeConf(this.cluster.conf)})`);
     this.cluster.proposeConfChange(leader.id, { type: 'remove', nodeId: target, context: this.cluster.emptyContext() }, (result) => {
       this.note(`remove ${target} at ${leader.id}: ${result.ok ? `index ${result.index}` : result.error}`);

@@ -8,10 +8,9 @@
 //
 // --variant runs a deliberately broken core (test/sim/variants.ts) under the fault options
 // biased for it (test/sim/scenarios.ts); --scenario NAME picks the bias alone, e.g. to run the
-// correct core on the schedule that catches a broken one. --workaround NAME steers around a
-// known core bug (see Workaround in options.ts); --trace N prints the last N events.
+// correct core on the schedule that catches a broken one. --trace N prints the last N events.
 
-import { optionsForSeed, variantNames, workaroundNames, type SimOverrides, type VariantName, type Workaround } from './options.js';
+import { optionsForSeed, variantNames, type SimOverrides, type VariantName } from './options.js';
 import { scenarios, withScenario, type ScenarioName } from './scenarios.js';
 import { formatViolation, runSimulation, type SimResult } from './simulator.js';
 
@@ -25,16 +24,15 @@ interface Args {
   scenario: ScenarioName | undefined;
   verbose: boolean;
   traceTail: number | undefined;
-  workarounds: Workaround[];
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run sim -- (--seed N | --seeds N [--from S]) [--nodes 3|5|7] [--steps K] [--variant ${variantNames.join('|')}] [--scenario NAME] [--trace EVENTS] [--workaround NAME | --workarounds] [--verbose]\n`);
+  process.stderr.write(`${message}\nusage: npm run sim -- (--seed N | --seeds N [--from S]) [--nodes 3|5|7] [--steps K] [--variant ${variantNames.join('|')}] [--scenario NAME] [--trace EVENTS] [--verbose]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seed: undefined, seeds: undefined, from: 1, nodes: undefined, steps: undefined, variant: 'correct', scenario: undefined, verbose: false, traceTail: undefined, workarounds: [] };
+  const args: Args = { seed: undefined, seeds: undefined, from: 1, nodes: undefined, steps: undefined, variant: 'correct', scenario: undefined, verbose: false, traceTail: undefined };
   const integer = (flag: string, value: string | undefined): number => {
     const parsed = Number(value);
     if (value === undefined || !Number.isInteger(parsed)) usage(`${flag} needs an integer, got ${value ?? 'nothing'}`);
@@ -76,15 +74,6 @@ function parseArgs(argv: readonly string[]): Args {
         args.traceTail = integer(flag, argv[++k]);
         if (args.traceTail < 1) usage('--trace must be positive');
         break;
-      case '--workaround': {
-        const name = argv[++k] as Workaround;
-        if (!workaroundNames.includes(name)) usage(`unknown workaround ${name}; known: ${workaroundNames.join(', ')}`);
-        args.workarounds.push(name);
-        break;
-      }
-      case '--workarounds':
-        args.workarounds.push(...workaroundNames);
-        break;
       case '--verbose':
         args.verbose = true;
         break;
@@ -104,7 +93,6 @@ function overridesFor(args: Args): SimOverrides {
     ...(args.nodes === undefined ? {} : { nodes: args.nodes }),
     ...(args.steps === undefined ? {} : { steps: args.steps }),
     ...(args.traceTail === undefined ? {} : { traceTail: args.traceTail }),
-    workarounds: args.workarounds,
   });
 }
 

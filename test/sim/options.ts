@@ -8,16 +8,6 @@ import type { NetworkOptions } from './network.js';
 export type VariantName = 'correct' | 'commit-old-term' | 'forget-vote' | 'vote-short-log' | 'read-before-noop';
 export const variantNames: readonly VariantName[] = ['correct', 'commit-old-term', 'forget-vote', 'vote-short-log', 'read-before-noop'];
 
-/**
- * - join-bootstrap-conf: a node added later starts with the founding voters as its initialConf
- *   (the membership at index 0) instead of an empty one, so catching up from the log alone
- *   yields the right membership;
- * - no-leader-removal: never propose removing the current leader;
- * - report-drops: the transport reports every lost append to its sender as unreachable.
- */
-export type Workaround = 'join-bootstrap-conf' | 'no-leader-removal' | 'report-drops';
-export const workaroundNames: readonly Workaround[] = ['join-bootstrap-conf', 'no-leader-removal', 'report-drops'];
-
 export interface FaultWeights {
   readonly crash: number;
   readonly crashLeader: number;
@@ -73,8 +63,6 @@ export interface SimOptions {
   readonly raft: RaftOverrides;
   /** After the faults stop, a leader and every pending operation must show up within this. */
   readonly livenessMs: number;
-  /** Ways around core bugs, to look for others while they are being fixed (none by default). */
-  readonly workarounds: readonly Workaround[];
   /** Keep a record of every event (not only the last ones), for replay comparisons. */
   readonly traceAll: boolean;
   /** How many recent events a violation report prints. */
@@ -165,7 +153,6 @@ export function optionsForSeed(seed: number, overrides: SimOverrides = {}): SimO
     tickMs: 10,
     raft,
     livenessMs: 20_000,
-    workarounds: [],
     traceAll: false,
     traceTail: 200,
   };
@@ -179,7 +166,6 @@ export function replayCommand(options: SimOptions): string {
   if (options.variant !== 'correct') flags.push(`--variant ${options.variant}`);
   if (options.scenario !== undefined && options.scenario !== options.variant) flags.push(`--scenario ${options.scenario}`);
   flags.push(`--nodes ${options.nodes}`, `--steps ${options.steps}`);
-  for (const workaround of options.workarounds) flags.push(`--workaround ${workaround}`);
   return `npm run sim -- ${flags.join(' ')}`;
 }
 
@@ -191,7 +177,6 @@ export function describeOptions(options: SimOptions): string {
     `faults every ${options.faultIntervalMsMin}..${options.faultIntervalMsMax}ms, weights ${Object.entries(weights).map(([k, v]) => `${k}=${v}`).join(' ')}; down up to ${options.downMsMax}ms`,
     `persist 0..${options.persistDelayMsMax}ms, compact every ${options.compactEveryEntries} entries, tick ${options.tickMs}ms`,
     `clients=${options.clients} keys=${options.keys} reads=${options.readShare.toFixed(2)} writes=${options.writeShare.toFixed(2)} think<=${options.clientThinkMsMax}ms timeout=${options.clientTimeoutMs}ms`,
-    ...(options.workarounds.length > 0 ? [`workarounds: ${options.workarounds.join(' ')}`] : []),
     `raft: ${Object.entries(raft).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`,
   ].join('\n');
 }
