@@ -56,12 +56,17 @@ export interface ClientView {
 /**
  * Executes commands for connections.
  *
- * Ordering contract: calls made by one connection take effect in the order they are made. In
- * particular a read (or a server command) called after a write on the same connection must
- * observe that write even though the write's reply has not arrived yet. Over Raft, ReadIndex
- * alone does not give this (the write may not be committed when the read takes the commit
- * index): the read must also wait until the applied index reaches the index of every entry
- * already proposed when the read was called, e.g. max(commitIndex, lastProposedIndex).
+ * Ordering contract: calls made by one connection take effect in the order they are made, as
+ * if run one by one (a client pipelines commands and expects Redis's in-order execution):
+ *   - a read (or a server command) called after a write on the same connection must observe that
+ *     write, although the write's reply has not arrived yet. Over Raft, ReadIndex alone does not
+ *     give this (the write may not be committed when the read takes the commit index): the read
+ *     needs the state at index m = max(commitIndex, lastProposedIndex) as of the call;
+ *   - a read must NOT observe a write called after it on the same connection. Once the read has
+ *     been called, the connection goes on and may call writes that are proposed and applied
+ *     before the read's ReadIndex round completes. Evaluate the read on the state at exactly
+ *     index m (before applying m + 1) and hold its reply until leadership is confirmed, rather
+ *     than evaluating it when the confirmation arrives.
  *
  * `argv[0]` is the command name in the client's case; arity has already been checked. `argv`
  * Buffers may be views into socket chunks: copy what you keep beyond the call (encoding them

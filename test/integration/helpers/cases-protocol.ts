@@ -50,6 +50,13 @@ export const PROTOCOL_CASES: readonly DifferentialCase[] = [
   { name: 'QUIT with arguments', raw: bulkCommand('QUIT', 'now', 'please') + bulkCommand('PING') },
   { name: 'pipeline of 5000 inline and multibulk commands', raw: Array.from({ length: 5000 }, (_, index) => (index % 2 === 0 ? `SET k${index % 50} ${index}\r\n` : bulkCommand('GET', `k${(index * 7) % 50}`))).join('') },
   {
+    // Each read must see the writes before it in the pipeline and none after it, as Redis runs a
+    // connection's commands one by one (over Raft, replies arrive later and reads take a ReadIndex
+    // round while later writes are already being applied).
+    name: 'pipelined reads see the earlier writes and not the later ones',
+    raw: Array.from({ length: 300 }, (_, index) => bulkCommand('SET', 'k', `v${index}`) + bulkCommand('GET', 'k') + bulkCommand('APPEND', 'k', '+') + bulkCommand('STRLEN', 'k') + bulkCommand('EXISTS', 'gone') + bulkCommand('SET', 'gone', '1') + bulkCommand('DEL', 'gone')).join(''),
+  },
+  {
     name: 'proto-max-bulk-len set to 1 MB',
     options: { protoMaxBulkLenBytes: 1024 * 1024 },
     raw: bulkCommand('ECHO', 'x'.repeat(1024 * 1024)) + '*2\r\n$4\r\nECHO\r\n$1048577\r\n',
