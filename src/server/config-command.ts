@@ -84,7 +84,7 @@ const SETTINGS: readonly Setting[] = [
   numberSetting('maxclients', 'maxclients', 'integer', 1n, 4_294_967_295n),
   numberSetting('proto-max-bulk-len', 'protoMaxBulkLenBytes', 'memory', 1024n * 1024n, LLONG_MAX),
   numberSetting('client-query-buffer-limit', 'clientQueryBufferLimitBytes', 'memory', 1024n * 1024n, LLONG_MAX),
-  fixed('port', (node) => String(node.options.clientPort), IMMUTABLE),
+  fixed('port', (node) => String(node.options.clientPort)),
   fixed('bind', (node) => node.options.host),
   fixed('dir', (node) => node.options.dataDir),
   fixed('databases', () => '16', IMMUTABLE),
@@ -102,13 +102,29 @@ const SETTINGS: readonly Setting[] = [
 
 const BY_NAME = new Map(SETTINGS.map((setting) => [setting.name, setting]));
 
-/** CONFIG GET pattern [pattern ...]: name/value pairs of every setting some pattern matches (case-insensitive glob). */
+/**
+ * CONFIG GET pattern [pattern ...]: name/value pairs of every setting some pattern matches. As in
+ * Redis 7.0, a pattern without glob characters is a name looked up case-insensitively and
+ * answered with the spelling given; a glob matches case-insensitively and answers the setting's
+ * own name. Each setting is listed once, in table order (Redis's order is its hash table's).
+ */
 function configGet(node: RaftNode, registry: ClientRegistry, patterns: readonly Buffer[]): Reply {
+  const names = new Map<Setting, string>();
+  for (const pattern of patterns) {
+    const given = pattern.toString('latin1');
+    if (!/[[*?]/.test(given)) {
+      const setting = BY_NAME.get(given.toLowerCase());
+      if (setting && !names.has(setting)) names.set(setting, given);
+      continue;
+    }
+    for (const setting of SETTINGS) {
+      if (!names.has(setting) && globMatch(pattern, Buffer.from(setting.name, 'latin1'), true)) names.set(setting, setting.name);
+    }
+  }
   const pairs: (readonly [Reply, Reply])[] = [];
   for (const setting of SETTINGS) {
-    const name = Buffer.from(setting.name, 'latin1');
-    if (!patterns.some((pattern) => globMatch(pattern, name, true))) continue;
-    pairs.push([bulkText(setting.name), bulkText(setting.get(node, registry))]);
+    const name = names.get(setting);
+    if (name !== undefined) pairs.push([bulkText(name), bulkText(setting.get(node, registry))]);
   }
   // A map in RESP3; RESP2 flattens it to name, value, name, value as Redis does.
   return { kind: 'map', value: pairs };

@@ -56,8 +56,9 @@ describe('the redis-cli reply printer', () => {
     const hello: Reply = { kind: 'map', value: [[bulkText('server'), bulkText('redis')], [bulkText('proto'), integer(3)], [bulkText('modules'), array([])]] };
     expect(formatReplyTty(hello)).toBe('1# "server" => "redis"\n2# "proto" => (integer) 3\n3# "modules" => (empty array)\n');
     expect(formatReplyTty({ kind: 'set', value: [bulkText('a'), bulkText('b')] })).toBe('1~ "a"\n2~ "b"\n');
-    const nested: Reply = { kind: 'map', value: [[bulkText('k'), array([bulkText('x'), bulkText('y')])]] };
-    expect(formatReplyTty(nested)).toBe('1# "k" => 1) "x"\n   2) "y"\n');
+    // A value of several lines starts on its own line; a one-line aggregate stays on the key's line.
+    const nested: Reply = { kind: 'map', value: [[bulkText('k'), array([bulkText('x'), bulkText('y')])], [bulkText('one'), array([bulkText('z')])]] };
+    expect(formatReplyTty(nested)).toBe('1# "k" => \n   1) "x"\n   2) "y"\n2# "one" => 1) "z"\n');
   });
 
   it('quotes bytes as redis-cli\'s sdscatrepr does', () => {

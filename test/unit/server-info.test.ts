@@ -385,6 +385,9 @@ describe('CONFIG', () => {
     expect(pairs(config(registry, 'GET', 'appendonly', 'save', 'databases', 'port', 'appendfsync', 'dir')))
       .toEqual(['port', '7001', 'dir', '/data/n1', 'databases', '16', 'appendonly', 'yes', 'appendfsync', 'always', 'save', '']);
     expect(pairs(config(registry, 'GET', 'nosuch'))).toEqual([]);
+    // A plain name is answered as spelled; a glob with the setting's own name (redis-server 7.0.15 does both).
+    expect(pairs(config(registry, 'GET', 'MaxClients', 'MAX?LIENTS'))).toEqual(['MaxClients', '10000']);
+    expect(pairs(config(registry, 'GET', 'MAX?LIENTS'))).toEqual(['maxclients', '10000']);
     // RESP2 flattens the map into name, value pairs as Redis does.
     expect(resp2(config(registry, 'GET', 'maxclients'))).toBe('*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n');
   });

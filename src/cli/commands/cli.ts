@@ -174,6 +174,21 @@ function aggregateItems(reply: Reply): readonly Reply[] | undefined {
   }
 }
 
+/** redis-cli's cliIsMultilineValueTTY: whether formatReplyTty writes `reply` on several lines. */
+function isMultilineTty(reply: Reply): boolean {
+  switch (reply.kind) {
+    case 'array':
+    case 'set':
+      if (reply.value.length === 0) return false;
+      return reply.value.length > 1 || isMultilineTty(reply.value[0] as Reply);
+    case 'map':
+      if (reply.value.length === 0) return false;
+      return reply.value.length > 1 || isMultilineTty((reply.value[0] as readonly [Reply, Reply])[1]);
+    default:
+      return false;
+  }
+}
+
 /**
  * redis-cli's cliFormatReplyTTY. The result is a latin1 string (one char per byte), each line
  * ended by "\n". `prefix` is the indentation of nested elements after the first.
@@ -217,7 +232,10 @@ export function formatReplyTty(reply: Reply, prefix = ''): string {
         text += `${at === 0 ? '' : prefix}${String(humanIndex).padStart(indexWidth)}${separator} `;
         text += formatReplyTty(elements[at] as Reply, nestedPrefix);
         if (reply.kind === 'map') {
-          text = `${text.slice(0, -1)} => ${formatReplyTty(elements[at + 1] as Reply, nestedPrefix)}`;
+          const value = elements[at + 1] as Reply;
+          // A value that takes several lines starts on a line of its own, aligned under the key.
+          const lineBreak = isMultilineTty(value) ? `\n${nestedPrefix}` : '';
+          text = `${text.slice(0, -1)} => ${lineBreak}${formatReplyTty(value, nestedPrefix)}`;
         }
       }
       return text;
