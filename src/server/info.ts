@@ -225,7 +225,6 @@ function persistenceSection(node: RaftNode, nowMs: number): InfoSection {
       ['aof_last_bgrewrite_status', 'ok'],
       ['aof_last_write_status', failed ? 'err' : 'ok'],
       ['aof_current_size', storage.logSizeBytes],
-      ['aof_fsync', node.options.fsync],
     ],
   };
 }

@@ -8,20 +8,35 @@
 //   its commands to the leader, and `redis-cli -c` works (when redis-cli is installed);
 // - the HTTP admin port: /health, /metrics and /api/stats of every node;
 // - `raftis status` and `raftis cli` as processes: the table, redis-cli's reply formats, exit codes;
-// - CONFIG SET changes a node's connection settings, as INFO shows.
+// - CONFIG SET changes a node's connection settings, as INFO shows;
+// - INFO's field names are redis-server's own (compared with a real one, when installed).
 // Every wait is a poll of a condition with a deadline.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendCommands } from '../../src/cli/commands/cli.js';
 import { parseInfo, TestCluster, waitFor } from './helpers/cluster.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const HAVE_REDIS_CLI = spawnSync('redis-cli', ['--version']).status === 0;
+const HAVE_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 let cluster: TestCluster;
 let leaderId: number;
@@ -137,6 +152,46 @@ describe('INFO raft', () => {
     expect(server.tcp_port).toBe('7001');
     expect(server.role).toBe('slave');
     expect(server.master_host).toBe(cluster.node(leaderId).host);
+  });
+});
+
+describe('INFO field names', () => {
+  /** Fields raftis adds to Redis's sections. */
+  const RAFTIS_ONLY = new Set(['raftis_version', 'nodejs_version']);
+
+  it.skipIf(!HAVE_REDIS_SERVER)('are Redis 7\'s own in every section redis-server also writes (with appendonly, as raftis logs every write)', async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(cluster.dir, 'redis-'));
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir], { stdio: 'ignore' });
+    try {
+      const reference = await waitFor('redis-server to answer INFO', async () => {
+        const replies = await sendCommands('127.0.0.1', port, [['INFO', 'default']], 1000).catch(() => undefined);
+        const reply = replies?.[0];
+        return reply?.kind === 'bulk' ? reply.value.toString('latin1') : undefined;
+      });
+      const sectionsOf = (text: string): Map<string, Set<string>> => {
+        const sections = new Map<string, Set<string>>();
+        let current = new Set<string>();
+        for (const line of text.split('\r\n')) {
+          if (line.startsWith('# ')) sections.set(line.slice(2), current = new Set());
+          else if (line.includes(':')) current.add(line.slice(0, line.indexOf(':')));
+        }
+        return sections;
+      };
+      const redisSections = sectionsOf(reference);
+      // Replication is left out: a standalone master does not write a replica's fields.
+      for (const id of [leaderId, followers()[0] as number]) {
+        const ours = sectionsOf(await cluster.client(id).info('default'));
+        expect([...ours.keys()].filter((title) => !redisSections.has(title))).toEqual([]);
+        for (const [title, fields] of ours) {
+          if (title === 'Replication' || title === 'Keyspace') continue;
+          const foreign = [...fields].filter((field) => !RAFTIS_ONLY.has(field) && !redisSections.get(title)?.has(field));
+          expect(foreign, `# ${title}`).toEqual([]);
+        }
+      }
+    } finally {
+      redis.kill('SIGKILL');
+    }
   });
 });
 
