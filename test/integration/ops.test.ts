@@ -314,6 +314,9 @@ describe('raftis status and raftis cli', () => {
     const info = await cli('INFO', 'raft');
     expect(info.code).toBe(0);
     expect(info.stdout.startsWith(`# Raft\r\nraft_node_id:${node.id}\r\n`)).toBe(true);
+    // Words after the options are the command's, kept as typed; `--` ends the options explicitly.
+    expect(await cli('ECHO', '010')).toMatchObject({ code: 0, stdout: '"010"\n' });
+    expect(await cli('--', 'ECHO', '-h')).toMatchObject({ code: 0, stdout: '"-h"\n' });
     expect(await cli('NOSUCHCOMMAND')).toMatchObject({ code: 1, stdout: "(error) ERR unknown command 'NOSUCHCOMMAND', with args beginning with: \n" });
     const unreachable = await raftis('cli', '-h', node.host, '-p', '1', 'PING');
     expect(unreachable.code).toBe(1);
