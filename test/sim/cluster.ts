@@ -262,6 +262,8 @@ export class Cluster {
     const node = this.node(id);
     if (!node.up) return;
     const lost = node.inFlight === undefined ? '' : ' (a Ready batch was not yet persisted)';
+    this.ctx.coverage.crashes++;
+    if (node.inFlight !== undefined) this.ctx.coverage.crashesMidReady++;
     this.ctx.trace.add(this.ctx.nowMs, id, 'crash', `role=${node.role} term=${node.term}${lost}`);
     this.takeDown(node);
   }
@@ -270,6 +272,7 @@ export class Cluster {
     const node = this.node(id);
     if (node.up || node.stopped) return;
     this.start(node);
+    this.ctx.coverage.restarts++;
     this.ctx.trace.add(this.ctx.nowMs, id, 'restart',
       `term=${node.term} commit=${node.commit} log=${node.storage.snapshotIndex()}..${node.storage.lastIndex()}`);
     this.drive(node);
@@ -579,6 +582,7 @@ export class Cluster {
         invariants.recordLeader(msg.term, msg.from, `sent ${msg.type}`);
         break;
       case 'snapshot':
+        this.ctx.coverage.snapshotsSent++;
         invariants.recordLeader(msg.term, msg.from, 'sent snapshot');
         invariants.checkSnapshotMessage(msg.from, msg.snapshot, this.snapshotDigest(msg.snapshot));
         this.checkSnapshotConf(msg.from, msg.snapshot);
@@ -589,12 +593,14 @@ export class Cluster {
     const delays = this.network.plan();
     if (delays.length === 0) {
       trace.add(now, node.id, 'drop', '', msg);
+      this.ctx.coverage.messagesDropped++;
       if (msg.type === 'snapshot') {
         schedule(this.ctx, this.network.getOptions().delayMsMax, { kind: 'snapshot-lost', msg, senderIncarnation: node.incarnation });
       }
       return;
     }
     trace.add(now, node.id, 'send', delays.length > 1 ? '(duplicated)' : '', msg);
+    if (delays.length > 1) this.ctx.coverage.messagesDuplicated++;
     for (const [copy, delayMs] of delays.entries()) {
       schedule(this.ctx, delayMs, { kind: 'deliver', msg, senderIncarnation: node.incarnation, copy });
     }
@@ -630,6 +636,7 @@ export class Cluster {
     if (index <= node.applied) {
       throw new SafetyViolation('Snapshot install', `node ${node.id} installs a snapshot at ${index}, not past applied ${node.applied}`);
     }
+    this.ctx.coverage.snapshotsInstalled++;
     node.machine = KvStateMachine.fromImage(snapshot.data);
     node.applied = index;
     node.appliedTerm = term;
@@ -691,6 +698,19 @@ export class Cluster {
     }
   }
 
+  /** The leader of the highest term that had one. */
+  private latestLeader(): NodeId {
+    let term = -1;
+    let leader = NONE;
+    for (const [t, id] of this.ctx.invariants.leaders) {
+      if (t > term) {
+        term = t;
+        leader = id;
+      }
+    }
+    return leader;
+  }
+
   /** The first node to apply a conf entry tells the cluster its membership changed. */
   private learnConf(index: number, conf: ConfState, change: ConfChange): void {
     if (index <= this.confIndex) return;
@@ -702,6 +722,8 @@ export class Cluster {
     this.confIndex = index;
     this.conf = conf;
     this.confHistory.push({ index, conf });
+    this.ctx.coverage.membershipChanges++;
+    if (change.type === 'remove' && change.nodeId === this.latestLeader()) this.ctx.coverage.leaderRemovals++;
     this.ctx.trace.add(this.ctx.nowMs, 0, 'fault', `membership at ${index} (${change.type} ${change.nodeId}): ${describeConf(conf)}`);
     if (change.type === 'remove') {
       // The removed node is shut down a little later (it may still be leader until then).
@@ -735,6 +757,7 @@ export class Cluster {
     }
     (node.raft as RaftCore).compact(node.applied, data);
     storage.compact(snapshot);
+    this.ctx.coverage.compactions++;
     this.ctx.trace.add(this.ctx.nowMs, node.id, 'compact', `snapshot at ${node.applied}/t${node.appliedTerm}`);
   }
 

@@ -18,6 +18,32 @@ export type SimEvent =
   | { readonly kind: 'fault' }
   | { readonly kind: 'liveness-check' };
 
+/** How much of each kind of trouble a run went through, to show what the seeds cover. */
+export interface Coverage {
+  crashes: number;
+  /** Crashes that lost a Ready batch between ready() and its fsync. */
+  crashesMidReady: number;
+  restarts: number;
+  partitions: number;
+  /** Conf entries applied (first application only): additions, promotions, removals. */
+  membershipChanges: number;
+  /** Removals of the node that was leader when the removal was applied. */
+  leaderRemovals: number;
+  transfers: number;
+  snapshotsSent: number;
+  snapshotsInstalled: number;
+  compactions: number;
+  messagesDropped: number;
+  messagesDuplicated: number;
+}
+
+export function emptyCoverage(): Coverage {
+  return {
+    crashes: 0, crashesMidReady: 0, restarts: 0, partitions: 0, membershipChanges: 0, leaderRemovals: 0,
+    transfers: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0, messagesDropped: 0, messagesDuplicated: 0,
+  };
+}
+
 export interface SimContext {
   /** Simulated time. Only the event loop moves it. */
   nowMs: number;
@@ -32,6 +58,7 @@ export interface SimContext {
   historyClock: number;
   /** Each client operation's first application on any node (see Clients.history). */
   readonly firstApplies: Map<number, FirstApply>;
+  readonly coverage: Coverage;
 }
 
 export function schedule(ctx: SimContext, delayMs: number, event: SimEvent): void {

@@ -151,6 +151,7 @@ export class Nemesis {
       default:
         throw new Error(`unknown partition ${JSON.stringify(kind satisfies never)}`);
     }
+    this.ctx.coverage.partitions++;
     const state = this.network.partition();
     this.note(`partition ${state.kind}: ${state.detail}`);
   }
@@ -191,6 +192,7 @@ export class Nemesis {
     if (others.length === 0) return;
     const to = this.pick(others);
     this.note(`transfer leadership ${leader.id} -> ${to}`);
+    this.ctx.coverage.transfers++;
     this.cluster.call(leader.id, `transferLeadership(${to})`, (raft) => raft.transferLeadership(to));
   }
 

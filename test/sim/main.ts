@@ -10,6 +10,7 @@
 // biased for it (test/sim/scenarios.ts); --scenario NAME picks the bias alone, e.g. to run the
 // correct core on the schedule that catches a broken one. --trace N prints the last N events.
 
+import { emptyCoverage, type Coverage } from './context.js';
 import { optionsForSeed, variantNames, type SimOverrides, type VariantName } from './options.js';
 import { scenarios, withScenario, type ScenarioName } from './scenarios.js';
 import { formatViolation, runSimulation, type SimResult } from './simulator.js';
@@ -96,11 +97,15 @@ function overridesFor(args: Args): SimOverrides {
   });
 }
 
+function describeCoverage(coverage: Coverage): string {
+  return Object.entries(coverage).map(([name, count]) => `${name}=${count}`).join(' ');
+}
+
 function summary(result: SimResult): string {
   const { clients } = result;
   return `seed ${result.options.seed}: ${result.options.nodes} nodes, ${result.steps} steps, ${result.simMs}ms simulated, ` +
     `max term ${result.maxTerm}, committed ${result.maxCommitted}, ops ${clients.ok} ok / ${clients.failed} failed cas / ${clients.unknown} unknown, ` +
-    `history ${result.linearizability}`;
+    `history ${result.linearizability}\n  ${describeCoverage(result.coverage)}`;
 }
 
 function main(): void {
@@ -117,10 +122,14 @@ function main(): void {
   const count = args.seeds as number;
   let violations = 0;
   let unknownHistories = 0;
+  const total = emptyCoverage();
+  let leaderTerms = 0;
   const started = performance.now();
   for (let seed = args.from; seed < args.from + count; seed++) {
     const result = runSimulation(optionsForSeed(seed, overridesFor(args)));
     if (result.linearizability === 'unknown') unknownHistories++;
+    for (const name of Object.keys(total) as (keyof Coverage)[]) total[name] += result.coverage[name];
+    leaderTerms += result.leaderTerms;
     if (result.violation !== undefined) {
       violations++;
       const text = formatViolation(result).split('\n');
@@ -131,6 +140,7 @@ function main(): void {
     }
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`covered: terms with a leader=${leaderTerms} ${describeCoverage(total)}\n`);
   if (unknownHistories > 0) process.stdout.write(`(${unknownHistories} histories too large for the linearizability budget)\n`);
   process.stdout.write(`(${seconds}s)\nsim: ${count} seeds, ${violations} violations\n`);
   if (violations > 0) process.exit(1);

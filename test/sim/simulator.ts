@@ -10,8 +10,7 @@ import { SeededPrng } from '../../src/raft/prng.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { Clients, type ClientStats } from './clients.js';
 import { Cluster, realRaft, type RaftFactory } from './cluster.js';
-import type { SimContext, SimEvent } from './context.js';
-import { schedule } from './context.js';
+import { emptyCoverage, schedule, type Coverage, type SimContext, type SimEvent } from './context.js';
 import { EventQueue } from './event-queue.js';
 import { Nemesis } from './faults.js';
 import { Invariants, SafetyViolation } from './invariants.js';
@@ -42,6 +41,7 @@ export interface SimResult {
   readonly leaderTerms: number;
   readonly maxCommitted: number;
   readonly linearizability: 'linearizable' | 'not-linearizable' | 'unknown' | 'not-checked';
+  readonly coverage: Coverage;
 }
 
 const LIVENESS_CHECK_MS = 50;
@@ -57,6 +57,7 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
     invariants: new Invariants(),
     historyClock: 0,
     firstApplies: new Map(),
+    coverage: emptyCoverage(),
   };
   const network = new Network(new SeededPrng(seedPrng.nextU32()), options.network);
   const cluster = new Cluster(ctx, options, network, factory, new SeededPrng(seedPrng.nextU32()));
@@ -178,6 +179,7 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
     leaderTerms: ctx.invariants.leaders.size,
     maxCommitted: ctx.invariants.maxCommitted,
     linearizability,
+    coverage: ctx.coverage,
   };
 }
 
