@@ -29,6 +29,9 @@ async function status(id: number): Promise<{ code: number; out: string; err: str
 
 beforeAll(async () => {
   cluster = await TestCluster.start({ nodes: 3 });
+  await cluster.waitForLeader();
+  // Every replica has applied the leader's first entry, so the leader is settled before we kill it.
+  await cluster.waitForConvergence();
   firstLeader = await cluster.waitForLeader();
 }, 60_000);
 

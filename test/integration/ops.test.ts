@@ -95,15 +95,29 @@ afterAll(async () => {
 
 const followers = (): number[] => ids.filter((id) => id !== leaderId);
 
+/**
+ * Waits until every node follows one leader, is connected to both peers and has committed and
+ * applied the leader's first entry; sets leaderId and returns the nodes' INFO raft of that
+ * moment. A test that asserts who leads calls it first, so an election under a loaded machine
+ * (or a follower a heartbeat behind) shows up as a wait, not as a wrong answer.
+ */
+async function settled(): Promise<Map<number, Record<string, string>>> {
+  const infos = await waitFor('every node to follow one leader, connected, with its first entry applied', async () => {
+    const all = await Promise.all(ids.map(infoRaftOf));
+    const leaders = new Set(all.map((info) => info.raft_leader_id));
+    const ready = all.every((info) => Number(info.raft_last_applied_index) > 0 && Number(info.raft_commit_index) > 0
+      && Object.entries(info).filter(([name]) => /^raft_node\d+$/.test(name)).every(([, value]) => value.endsWith('connection=connected')));
+    return leaders.size === 1 && !leaders.has('-1') && ready ? new Map(all.map((info, at) => [ids[at] as number, info])) : undefined;
+  });
+  leaderId = Number(infos.get(1)?.raft_leader_id);
+  return infos;
+}
+
 describe('INFO raft', () => {
   it('agrees on the leader on every node and lists the other members, connected, with their addresses', async () => {
-    await waitFor('every node to see both peers connected', async () => {
-      const infos = await Promise.all(ids.map(infoRaftOf));
-      return infos.every((info) => Object.entries(info).filter(([name]) => /^raft_node\d+$/.test(name))
-        .every(([, value]) => value.endsWith('connection=connected'))) || undefined;
-    });
+    const infos = await settled();
     for (const id of ids) {
-      const info = await infoRaftOf(id);
+      const info = infos.get(id) as Record<string, string>;
       expect(info).toMatchObject({
         raft_node_id: String(id), raft_state: 'up', raft_role: id === leaderId ? 'leader' : 'follower',
         raft_leader_id: String(leaderId), raft_num_nodes: '3', raft_num_voting_nodes: '3', raft_is_voting: 'yes',
@@ -119,6 +133,7 @@ describe('INFO raft', () => {
   });
 
   it('shows on the leader each follower\'s match index reaching its last index after writes', async () => {
+    await settled();
     const client = cluster.client(followers()[0] as number);
     for (let k = 0; k < 20; k++) await client.set(`match:${k}`, String(k));
     await waitFor('followers to match the leader\'s log', async () => {
@@ -197,6 +212,7 @@ describe('INFO field names', () => {
 
 describe('CLUSTER replies', () => {
   it('name the leader as master of every slot and the followers as replicas, from every node', async () => {
+    await settled();
     const names = new Map<number, string>();
     for (const id of ids) names.set(id, String(await cluster.client(id).call('CLUSTER', 'MYID')));
     expect(new Set(names.values()).size).toBe(3);
@@ -222,6 +238,7 @@ describe('CLUSTER replies', () => {
   });
 
   it('let an ioredis Cluster client seeded with a follower find the leader and serve reads and writes', async () => {
+    await settled();
     const seed = cluster.node(followers()[0] as number);
     const client = new Cluster([{ host: seed.host, port: seed.port }], { redisOptions: { maxRetriesPerRequest: 1 }, slotsRefreshTimeout: 2000 });
     client.on('error', () => undefined);
@@ -249,6 +266,7 @@ describe('CLUSTER replies', () => {
 
 describe('the HTTP admin port', () => {
   it('reports every node healthy, with the same leader', async () => {
+    await settled();
     for (const id of ids) {
       const response = await http(id, '/health');
       expect(response.status).toBe(200);
@@ -257,6 +275,7 @@ describe('the HTTP admin port', () => {
   });
 
   it('serves Prometheus metrics: role, term, indexes, members, per-peer lag on the leader', async () => {
+    await settled();
     const leader = (await (await http(leaderId, '/metrics')).text()).split('\n');
     expect(leader).toContain('raftis_raft_is_leader 1');
     expect(leader).toContain('raftis_raft_role{role="leader"} 1');
@@ -272,6 +291,7 @@ describe('the HTTP admin port', () => {
   });
 
   it('serves /api/stats as JSON with state, leader, term, commit index, log length and members', async () => {
+    await settled();
     for (const id of ids) {
       const stats = await (await http(id, '/api/stats')).json() as Record<string, unknown> & { members: { id: number }[]; leader: { id: number } };
       expect(stats).toMatchObject({ id, state: id === leaderId ? 'leader' : 'follower', raft_state: 'up' });
@@ -285,6 +305,7 @@ describe('the HTTP admin port', () => {
 
 describe('raftis status and raftis cli', () => {
   it('raftis status prints the cluster from any node, the leader marked', async () => {
+    await settled();
     for (const id of ids) {
       const node = cluster.node(id);
       const { code, stdout, stderr } = await raftis('status', '-h', node.host, '-p', String(node.port));
@@ -300,6 +321,7 @@ describe('raftis status and raftis cli', () => {
   });
 
   it('raftis cli prints replies as redis-cli does and exits 1 on an error reply', async () => {
+    await settled();
     const node = cluster.node(followers()[1] as number);
     const cli = (...words: string[]): ReturnType<typeof raftis> => raftis('cli', '-h', node.host, '-p', String(node.port), ...words);
     expect(await cli('SET', 'cli:x', 'a"b')).toMatchObject({ code: 0, stdout: 'OK\n' });
