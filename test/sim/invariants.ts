@@ -99,6 +99,8 @@ export class Invariants {
   private seen = new Map<number, Map<number, number>>();
   /** The committed chain: prefix digest at each committed index (holes below snapshots). */
   private committed: number[] = [HASH_EMPTY];
+  /** The term of the entry committed at each index (same holes), for messages. */
+  private committedTerms: number[] = [0];
   maxCommitted = 0;
   /** State Machine Safety: entry digest applied at each index, and the state digest after it. */
   private appliedEntries: number[] = [];
@@ -190,9 +192,12 @@ export class Invariants {
     if (commit <= this.maxCommitted) {
       const known = this.committed[commit];
       if (known !== undefined && known !== hash) {
-        throw new SafetyViolation(rule, `node ${node} commits index ${commit} term ${mirror.term(commit)}, a different entry (or log) than was committed there before`);
+        throw new SafetyViolation(rule, `node ${node} commits index ${commit} term ${mirror.term(commit)}, a different entry (or log) than was committed there before (term ${this.committedTerms[commit] ?? '?'})`);
       }
-      if (known === undefined) this.committed[commit] = hash;
+      if (known === undefined) {
+        this.committed[commit] = hash;
+        this.committedTerms[commit] = mirror.term(commit) as number;
+      }
       return;
     }
     // The new commit must extend the committed chain: our log must hold the committed prefix.
@@ -204,6 +209,7 @@ export class Invariants {
     }
     for (let index = Math.max(tip + 1, mirror.snapshotIndex); index <= commit; index++) {
       this.committed[index] = mirror.hash(index) as number;
+      this.committedTerms[index] = mirror.term(index) as number;
     }
     this.maxCommitted = commit;
   }
@@ -226,7 +232,7 @@ export class Invariants {
     const known = this.committed[tip];
     if (known !== undefined && mirror.hash(tip) !== known) {
       throw new SafetyViolation(rule,
-        `node ${node} became leader of term ${term} without the committed entries up to ${tip} (its entry there has term ${mirror.term(tip)})`);
+        `node ${node} became leader of term ${term} without the committed entries up to ${tip} (its entry there has term ${mirror.term(tip)}, the committed one term ${this.committedTerms[tip] ?? '?'})`);
     }
   }
 
