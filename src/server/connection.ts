@@ -14,11 +14,16 @@
 // `maxOutputBufferBytes` wait in the socket, beyond which the connection stops reading until they
 // drain, so a client that pipelines without reading cannot make the server grow.
 //
-// Two kinds of command wait until every earlier command of the connection has been answered:
-// WATCH (the modification index it records must include the client's own earlier writes) and
-// server commands (INFO or CONFIG GET must see them too). After an EXEC whose transaction changes
-// connection state (SELECT, CLIENT SETNAME, HELLO, AUTH, ...), later commands wait for the EXEC's
-// reply, since that is when the queued connection commands take effect.
+// Some commands wait until earlier commands of the connection have been answered:
+//   - WATCH (the modification index it records must include the client's own earlier writes) and
+//     server commands (INFO or CONFIG GET must see them too) wait for every earlier command;
+//   - after an EXEC whose transaction changes connection state (SELECT, CLIENT SETNAME, HELLO,
+//     AUTH, ...), later commands wait for the EXEC's reply, when the queued connection commands
+//     take effect;
+//   - a write (or EXEC) waits for the earlier reads, unless the executor promises that a read
+//     never observes a later write of its connection (Executor.isolatesReadsFromLaterWrites):
+//     over Raft a read waiting for its ReadIndex round could otherwise see a write pipelined
+//     after it.
 
 import type { Socket } from 'node:net';
 import { isExecutable } from '../commands/handlers.js';
@@ -124,6 +129,8 @@ interface QueuedCommand {
 /** The place of one reply in the connection's output order. */
 class PendingReply implements Completion {
   reply: Reply | null = null;
+  /** Counted in the connection's pendingReads until answered. */
+  isRead = false;
   constructor(
     private readonly connection: Connection,
     readonly protocol: ProtocolVersion,
@@ -178,10 +185,15 @@ export class Connection implements RegisteredClient, ConnectionState {
    */
   private slots: PendingReply[] = [];
   private slotHead = 0;
-  /** No command runs until every earlier one is answered (see the file comment). */
-  private waitForIdle = false;
-  /** The command that asked for `waitForIdle`, run once the connection is idle. */
+  /**
+   * No command runs until every earlier one is answered (`idle`), or every earlier read
+   * (`reads`); see the file comment.
+   */
+  private waitFor: 'none' | 'idle' | 'reads' = 'none';
+  /** The command that asked for `waitFor`, run once the wait is over. */
   private deferred: QueuedCommand | null = null;
+  /** Reads dispatched and not yet answered. */
+  private pendingReads = 0;
 
   /** QUIT, a protocol error or CLIENT KILL of oneself: stop reading, send what is due, close. */
   private closing = false;
@@ -300,7 +312,8 @@ export class Connection implements RegisteredClient, ConnectionState {
   /** Why the connection may not take the next command now, if it may not. */
   private blocked(): boolean {
     if (this.closed || this.closing) return true;
-    if (this.waitForIdle && this.inflightCount() > 0) return true;
+    if (this.waitFor === 'idle' && this.inflightCount() > 0) return true;
+    if (this.waitFor === 'reads' && this.pendingReads > 0) return true;
     return this.inflightCount() >= this.maxInflightCommands || this.socket.writableLength > this.maxOutputBufferBytes;
   }
 
@@ -309,8 +322,8 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.processing = true;
     try {
       while (!this.blocked()) {
-        if (this.waitForIdle) {
-          this.waitForIdle = false;
+        if (this.waitFor !== 'none') {
+          this.waitFor = 'none';
           const deferred = this.deferred;
           if (deferred !== null) {
             this.deferred = null;
@@ -350,7 +363,7 @@ export class Connection implements RegisteredClient, ConnectionState {
   }
 
   private resumeIfIdle(): void {
-    if (this.readingPaused || this.waitForIdle) this.processInput();
+    if (this.readingPaused || this.waitFor !== 'none') this.processInput();
   }
 
   private authRequired(): boolean {
@@ -398,7 +411,12 @@ export class Connection implements RegisteredClient, ConnectionState {
     }
     if ((spec.route === 'server' || spec.name === 'watch') && this.inflightCount() > 0) {
       this.deferred = { spec, argv };
-      this.waitForIdle = true;
+      this.waitFor = 'idle';
+      return;
+    }
+    if ((spec.route === 'write' || spec.name === 'exec') && this.pendingReads > 0 && this.executor.isolatesReadsFromLaterWrites !== true) {
+      this.deferred = { spec, argv };
+      this.waitFor = 'reads';
       return;
     }
     this.dispatch(spec, argv);
@@ -446,9 +464,13 @@ export class Connection implements RegisteredClient, ConnectionState {
       case 'write':
         this.executor.write(this.db, argv, this.newSlot());
         return;
-      case 'read':
-        this.executor.read(this.db, argv, this.staleReads ? 'stale' : 'linearizable', this.newSlot());
+      case 'read': {
+        const slot = this.newSlot();
+        slot.isRead = true;
+        this.pendingReads++;
+        this.executor.read(this.db, argv, this.staleReads ? 'stale' : 'linearizable', slot);
         return;
+      }
       case 'server':
         this.executor.server(this.view(), spec, argv, this.newSlot());
         return;
@@ -554,7 +576,7 @@ export class Connection implements RegisteredClient, ConnectionState {
       }
     }
     const slot = this.newSlot();
-    if (changesState) this.waitForIdle = true;
+    if (changesState) this.waitFor = 'idle';
     if (keyspace.length === 0 && watches.length === 0) {
       this.finishTransaction(slot, queued, EMPTY_ARRAY);
       return;
@@ -651,6 +673,7 @@ export class Connection implements RegisteredClient, ConnectionState {
   settle(slot: PendingReply, reply: Reply): void {
     if (slot.reply !== null) throw new Error(`connection ${this.id}: a reply was completed twice`);
     slot.reply = reply;
+    if (slot.isRead) this.pendingReads--;
     if (this.closed || this.slots[this.slotHead] !== slot) return;
     while (this.slotHead < this.slots.length) {
       const head = this.slots[this.slotHead]!;
@@ -705,6 +728,7 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.transaction = null;
     this.watches = [];
     this.deferred = null;
+    this.pendingReads = 0;
   }
 }
 

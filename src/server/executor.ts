@@ -62,17 +62,24 @@ export interface ClientView {
  *     write, although the write's reply has not arrived yet. Over Raft, ReadIndex alone does not
  *     give this (the write may not be committed when the read takes the commit index): the read
  *     needs the state at index m = max(commitIndex, lastProposedIndex) as of the call;
- *   - a read must NOT observe a write called after it on the same connection. Once the read has
- *     been called, the connection goes on and may call writes that are proposed and applied
- *     before the read's ReadIndex round completes. Evaluate the read on the state at exactly
- *     index m (before applying m + 1) and hold its reply until leadership is confirmed, rather
- *     than evaluating it when the confirmation arrives.
+ *   - a read must NOT observe a write called after it on the same connection. By default the
+ *     connection ensures this by holding back a write until its earlier reads are answered,
+ *     which costs a ReadIndex round per read-then-write in a pipeline. An executor that ensures
+ *     it itself sets `isolatesReadsFromLaterWrites`, and the connection pipelines freely: e.g.
+ *     evaluate the read on the state at exactly index m (before applying m + 1) and hold its
+ *     reply until leadership is confirmed, rather than evaluating it when the confirmation
+ *     arrives (by then later writes may have been applied).
  *
  * `argv[0]` is the command name in the client's case; arity has already been checked. `argv`
  * Buffers may be views into socket chunks: copy what you keep beyond the call (encoding them
  * into a log entry is a copy).
  */
 export interface Executor {
+  /**
+   * Whether a read never observes a write its connection called after it (see the ordering
+   * contract). When not true, the connection holds back writes behind its earlier reads.
+   */
+  readonly isolatesReadsFromLaterWrites?: boolean;
   /** A command whose table route is `write`: through the log; reply once applied. */
   write(db: number, argv: readonly Buffer[], completion: Completion): void;
   /**

@@ -31,6 +31,8 @@ export type ServerCommandHandler = (client: ClientView, spec: CommandSpec, argv:
 
 /** Applies every command straight to the state machine, in call order. */
 export class LocalExecutor implements Executor {
+  /** Reads are answered at once, so no later write can be applied before them. */
+  readonly isolatesReadsFromLaterWrites = true;
   private index = 0;
 
   constructor(

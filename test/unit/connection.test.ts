@@ -22,6 +22,7 @@ type Call =
 
 /** Records every call; the test completes them, in any order. */
 class ControlledExecutor implements Executor {
+  isolatesReadsFromLaterWrites = false;
   readonly calls: Call[] = [];
   private waiters: (() => void)[] = [];
   modIndexes = new Map<string, number>();
@@ -88,6 +89,7 @@ const text = (replies: Buffer[]): string[] => replies.map((reply) => reply.toStr
 describe('connection: reply order', () => {
   it('writes replies in request order when the executor answers out of order', async () => {
     const { executor, connect } = await serve();
+    executor.isolatesReadsFromLaterWrites = true;
     const client = await connect();
     client.send(encodeCommands([['SET', 'a', '1'], ['PING'], ['GET', 'a'], ['ECHO', 'x'], ['INCR', 'n']]));
     await executor.waitForCalls(3);
@@ -114,6 +116,7 @@ describe('connection: reply order', () => {
 
   it('passes the database and the read consistency of the connection', async () => {
     const { executor, connect } = await serve();
+    executor.isolatesReadsFromLaterWrites = true;
     const client = await connect();
     client.send(encodeCommands([['SELECT', '4'], ['GET', 'a'], ['READONLY'], ['GET', 'b'], ['SET', 'c', '1']]));
     await executor.waitForCalls(3);
@@ -165,6 +168,33 @@ describe('connection: waiting for earlier commands', () => {
     expect(exec.watches.map((watch) => [watch.db, String(watch.key), watch.modIndex])).toEqual([[0, 'k', 42]]);
     exec.completion.complete({ kind: 'array', value: [integer(1)] });
     expect(text(await client.readReplies(5))).toEqual(['+OK\r\n', '+OK\r\n', '+OK\r\n', '+QUEUED\r\n', '*1\r\n:1\r\n']);
+  });
+
+  it('holds a write behind the earlier reads, unless the executor isolates reads itself', async () => {
+    const { executor, connect } = await serve();
+    const client = await connect();
+    client.send(encodeCommands([['SET', 'a', '0'], ['GET', 'a'], ['GET', 'b'], ['SET', 'a', '1'], ['GET', 'a']]));
+    await executor.waitForCalls(3);
+    // The write after the reads waits: over Raft the reads could otherwise see it.
+    expect(executor.calls.map((call) => call.kind)).toEqual(['write', 'read', 'read']);
+    executor.calls[1]!.completion.complete(bulkText('0'));
+    executor.calls[0]!.completion.complete(OK);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(executor.calls).toHaveLength(3);
+    executor.calls[2]!.completion.complete({ kind: 'null' });
+    await executor.waitForCalls(5);
+    expect(executor.calls.slice(3).map((call) => call.kind)).toEqual(['write', 'read']);
+    executor.calls[3]!.completion.complete(OK);
+    executor.calls[4]!.completion.complete(bulkText('1'));
+    expect(text(await client.readReplies(5))).toEqual(['+OK\r\n', '$1\r\n0\r\n', '$-1\r\n', '+OK\r\n', '$1\r\n1\r\n']);
+
+    executor.isolatesReadsFromLaterWrites = true;
+    client.send(encodeCommands([['GET', 'a'], ['SET', 'a', '2']]));
+    await executor.waitForCalls(7);
+    expect(executor.calls.slice(5).map((call) => call.kind)).toEqual(['read', 'write']);
+    executor.calls[6]!.completion.complete(OK);
+    executor.calls[5]!.completion.complete(bulkText('1'));
+    expect(text(await client.readReplies(2))).toEqual(['$1\r\n1\r\n', '+OK\r\n']);
   });
 
   it('runs server commands only once the earlier commands are answered', async () => {
