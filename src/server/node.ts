@@ -12,6 +12,8 @@
 // proposed and answered when applied, reads wait for a ReadIndex round and for the state machine
 // to reach it, and a follower forwards to the leader (or answers -MOVED in redirect mode).
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CommandSpec } from '../commands/types.js';
 import {
@@ -30,6 +32,59 @@ import {
 import { keySlot } from './slots.js';
 
 export type FollowerMode = 'proxy' | 'redirect';
+
+const BOOTSTRAP_FILE = 'cluster.json';
+
+interface Bootstrap {
+  readonly clusterId: string;
+  readonly voters: readonly NodeId[];
+  readonly members: Map<NodeId, MemberAddress>;
+}
+
+/**
+ * The membership a node bootstraps with. Like etcd's --initial-cluster, the --peers flag only
+ * matters the first time a data directory is used: it is then written to cluster.json (atomically:
+ * temporary file, fsync, rename, directory fsync), and every later start reads it from there, so a
+ * node restarted without flags (or with different ones) still knows the cluster it belongs to. The
+ * membership after bootstrap comes from the log and snapshots.
+ */
+async function loadBootstrap(options: NodeOptions, log: Logger): Promise<Bootstrap> {
+  const file = path.join(options.dataDir, BOOTSTRAP_FILE);
+  try {
+    const saved = JSON.parse(await fs.readFile(file, 'utf8')) as { clusterId: string; voters: NodeId[]; members: (MemberAddress & { id: NodeId })[] };
+    if (saved.clusterId !== options.clusterId) {
+      throw new Error(`${file} belongs to cluster "${saved.clusterId}", not "${options.clusterId}"`);
+    }
+    const members = new Map(saved.members.map(({ id, host, clientPort, peerPort }) => [id, { host, clientPort, peerPort }]));
+    const flagged = [...options.peers.keys()].sort().join(',');
+    if (options.peers.size > 0 && flagged !== [...saved.voters].sort().join(',')) {
+      log.warn({ file, saved: saved.voters, flags: flagged }, '--peers differs from the bootstrapped membership and is ignored (membership comes from the log)');
+    }
+    return { clusterId: saved.clusterId, voters: saved.voters, members };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const bootstrap: Bootstrap = { clusterId: options.clusterId, voters: [...options.peers.keys()], members: new Map(options.peers) };
+  await fs.mkdir(options.dataDir, { recursive: true });
+  const temporary = `${file}.tmp`;
+  const body = JSON.stringify({ clusterId: bootstrap.clusterId, voters: bootstrap.voters,
+    members: [...bootstrap.members].map(([id, address]) => ({ id, ...address })) }, null, 2);
+  const handle = await fs.open(temporary, 'w');
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temporary, file);
+  const dir = await fs.open(options.dataDir, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+  return bootstrap;
+}
 
 export interface NodeOptions {
   readonly id: NodeId;
@@ -143,12 +198,13 @@ export class RaftNode implements Executor {
       logger: this.log,
     });
     this.storage = storage;
-    for (const [id, address] of options.peers) this.members.set(id, address);
+    const bootstrap = await loadBootstrap(options, this.log);
+    for (const [id, address] of bootstrap.members) this.members.set(id, address);
     if (recovered.snapshot) {
       for (const [id, address] of decodeMemberTable(recovered.snapshot.metadata)) this.members.set(id, address);
       await this.installSnapshotFile(recovered.snapshot.meta.index, recovered.snapshot.meta.term);
     }
-    const initialConf: ConfState = { voters: [...options.peers.keys()], learners: [], removed: [] };
+    const initialConf: ConfState = { voters: [...bootstrap.members.keys()].filter((id) => bootstrap.voters.includes(id)), learners: [], removed: [] };
     // Membership entries above the snapshot carry the addresses of the members they add.
     for (const entry of recovered.entries) if (entry.kind === 'conf' && entry.change) this.learnAddress(entry.change);
     const seed = randomBytes(4).readUInt32LE(0);
@@ -170,6 +226,9 @@ export class RaftNode implements Executor {
       onMessage: (message) => this.withRaft(() => this.raft.step(message)),
       onUnreachable: (id) => this.withRaft(() => this.raft.reportUnreachable(id)),
       onSnapshot: (message, chunks) => this.receiveSnapshot(message, chunks),
+      // A node that joined knows nobody's address until a member dials it: learn it from there.
+      onPeerAddress: (id, address) => this.learnPeerAddress(id, address.host, address.port),
+      onRemovedByPeer: (by) => this.onRemovedByPeer(by),
     });
     await this.transport.listen();
     this.syncPeers();
@@ -346,10 +405,36 @@ export class RaftNode implements Executor {
     this.syncPeers();
   }
 
+  /**
+   * Members refuse a removed node's connections; that is how it learns of its removal when it
+   * never saw the commit. Once a majority of the last configuration it knew has refused it, it
+   * stops (one refusal could come from a member that is itself out of date).
+   */
+  private readonly refusedBy = new Set<NodeId>();
+  private onRemovedByPeer(by: NodeId): void {
+    if (this.removed) return;
+    this.refusedBy.add(by);
+    const voters = this.raft.status().confState.voters;
+    const refusing = voters.filter((id) => this.refusedBy.has(id)).length;
+    if (refusing < Math.floor(voters.length / 2) + 1 - (voters.includes(this.options.id) ? 1 : 0)) return;
+    this.log.warn({ refusedBy: [...this.refusedBy] }, 'the cluster refuses this node as removed; stopping');
+    this.removed = true;
+    setImmediate(() => this.options.onRemoved?.());
+  }
+
   private learnAddress(change: ConfChange): void {
     if (change.type !== 'addLearner') return;
     const address = decodeMemberAddress(change.context);
     if (address) this.members.set(change.nodeId, address);
+  }
+
+  private learnPeerAddress(id: NodeId, host: string, peerPort: number): void {
+    const known = this.members.get(id);
+    if (known && known.host === host && known.peerPort === peerPort) return;
+    if (this.raft.status().confState.removed.includes(id)) return;
+    // The client port is not in the handshake; assume the default offset until the log says.
+    this.members.set(id, { host, peerPort, clientPort: known?.clientPort ?? peerPort - 10_000 });
+    this.syncPeers();
   }
 
   private syncPeers(): void {

@@ -1,6 +1,7 @@
 // The node's answers to commands routed `server` by the command table: what is about the node
 // or the cluster rather than the keyspace. Membership, leadership and shutdown live here; INFO,
 // CONFIG and the Redis Cluster introspection replies have modules of their own.
+import { functionCommand } from '../commands/functions.js';
 import { commandCommand } from '../commands/introspection.js';
 import type { CommandSpec } from '../commands/types.js';
 import { bulkText, error, OK } from '../resp/replies.js';
@@ -97,6 +98,10 @@ export function installServerCommands(node: RaftNode, registry: ClientRegistry, 
     }
     if (spec.name === 'command' || spec.name.startsWith('command|')) {
       reply(commandCommand(argv));
+      return;
+    }
+    if (spec.name === 'function' || spec.name.startsWith('function|')) {
+      reply(functionCommand(argv));
       return;
     }
     if (spec.name.startsWith('config|')) {

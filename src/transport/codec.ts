@@ -60,6 +60,13 @@ export interface HelloFrame {
   readonly to: NodeId;
   readonly lane: Lane;
   readonly nonce: Buffer;
+  /**
+   * Where the dialer listens for peers, so the listener can answer a node it has no address for
+   * yet (a node that just joined hears from the leader before it learns anyone's address). With
+   * a secret, the proofs cover the whole hello, so the address is authenticated too.
+   */
+  readonly listenHost: string;
+  readonly listenPort: number;
 }
 
 export type Frame =
@@ -327,7 +334,7 @@ export function encodeFrame(frame: Frame): Buffer {
         throw new Error(`cluster id is ${clusterId.length} bytes; at most ${MAX_CLUSTER_ID_BYTES} fit`);
       }
       if (frame.nonce.length !== NONCE_BYTES) throw new Error(`nonce is ${frame.nonce.length} bytes, not ${NONCE_BYTES}`);
-      payloadSize = 2 + clusterId.length + 4 + 4 + 1 + NONCE_BYTES;
+      payloadSize = 2 + clusterId.length + 4 + 4 + 1 + NONCE_BYTES + 2 + Buffer.byteLength(frame.listenHost, 'utf8') + 2;
       break;
     case 'challenge':
       if (frame.nonce.length !== NONCE_BYTES) throw new Error(`nonce is ${frame.nonce.length} bytes, not ${NONCE_BYTES}`);
@@ -377,6 +384,8 @@ export function encodeFrame(frame: Frame): Buffer {
       w.u32(frame.to, 'to');
       w.u8(LANE_CODES[frame.lane]);
       w.raw(frame.nonce);
+      w.shortBytes(Buffer.from(frame.listenHost, 'utf8'));
+      w.u16(frame.listenPort);
       break;
     case 'challenge':
       w.raw(frame.nonce);
@@ -605,7 +614,9 @@ function readPayload(type: FrameType, r: Reader): Frame {
       const to = r.u32('to');
       const lane = r.code(LANES, 'lane');
       const nonce = r.raw(NONCE_BYTES, 'nonce');
-      return { type, clusterId, from, to, lane, nonce };
+      const listenHost = r.shortString('listenHost');
+      const listenPort = r.u16('listenPort');
+      return { type, clusterId, from, to, lane, nonce, listenHost, listenPort };
     }
     case 'challenge':
       return { type, nonce: r.raw(NONCE_BYTES, 'nonce'), proof: r.raw(PROOF_BYTES, 'proof') };

@@ -15,6 +15,8 @@ const DIALER_MAX_FRAME_BYTES = 64 * 1024;
 
 export interface ConnectionContext extends ListenerIdentity {
   readonly secret: Buffer;
+  /** Where this node listens for peers (sent in the hello; also the dialing source address). */
+  readonly listen: { readonly host: string; readonly port: number };
   readonly handshakeTimeoutMs: number;
   /** The largest frame a listener accepts once the handshake is done. */
   readonly maxFrameBytes: number;
@@ -91,7 +93,9 @@ export class PeerConnection {
   }
 
   static dial(ctx: ConnectionContext, to: NodeId, address: { readonly host: string; readonly port: number }, lane: Lane, events: ConnectionEvents): PeerConnection {
-    const socket = connect({ host: address.host, port: address.port });
+    // Dial from our own address, so that a peer (and a firewall rule in a partition test) sees
+    // traffic coming from the node's address rather than 127.0.0.1.
+    const socket = connect({ host: address.host, port: address.port, localAddress: ctx.listen.host });
     const conn = new PeerConnection(ctx, 'dialer', socket, to, lane, events);
     socket.once('connect', () => conn.sendHello());
     return conn;
@@ -231,9 +235,17 @@ export class PeerConnection {
 
   private sendHello(): void {
     if (this.isClosed) return;
-    this.hello = { type: 'hello', clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peerId, lane: this.lane, nonce: newNonce() };
+    this.hello = {
+      type: 'hello', clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peerId, lane: this.lane, nonce: newNonce(),
+      listenHost: this.ctx.listen.host, listenPort: this.ctx.listen.port,
+    };
     this.step = 'awaitChallenge';
     this.socket.write(encodeFrame(this.hello));
+  }
+
+  /** The dialer's advertised listen address, once its hello arrived. */
+  get helloAddress(): { host: string; port: number } | undefined {
+    return this.role === 'listener' && this.hello ? { host: this.hello.listenHost, port: this.hello.listenPort } : undefined;
   }
 
   private onHello(hello: HelloFrame): void {

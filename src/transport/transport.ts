@@ -86,6 +86,10 @@ export interface PeerTransportOptions {
   /** A connection attempt to `id` failed or an established one was lost (see docs/transport.md). */
   readonly onUnreachable?: (id: NodeId) => void;
   readonly onSnapshot?: SnapshotHandler;
+  /** A member refused our connection because this node was removed from the cluster. */
+  readonly onRemovedByPeer?: (by: NodeId) => void;
+  /** A peer that dialed us (and passed the handshake) listens at this address. */
+  readonly onPeerAddress?: (id: NodeId, address: PeerAddress) => void;
 }
 
 /** The outbound connection's state. `refused`: the peer (or we) refused the handshake. */
@@ -191,6 +195,8 @@ export class PeerTransport {
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly options: PeerTransportOptions;
+  /** Where we listen, as advertised in our hellos. */
+  private readonly listenAddress: { host: string; port: number };
   private readonly ctx: ConnectionContext;
   private removed: ReadonlySet<NodeId>;
   private server: Server | undefined;
@@ -227,10 +233,13 @@ export class PeerTransport {
     const secret = options.secret === undefined ? Buffer.alloc(0) : Buffer.from(options.secret);
     // Connections read the removed set when a hello arrives, so they must see later setRemoved calls.
     const currentRemoved = (): ReadonlySet<NodeId> => this.removed;
+    const listenAddress = { host: options.listen.host, port: options.listen.port };
+    this.listenAddress = listenAddress;
     this.ctx = {
       id: this.id,
       clusterId: this.clusterId,
       secret,
+      listen: listenAddress,
       handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
       maxFrameBytes: this.limits.maxFrameBytes,
       closeGraceMs: this.limits.closeGraceMs,
@@ -255,6 +264,8 @@ export class PeerTransport {
     server.on('error', (err) => this.log.error({ err }, 'peer listener failed'));
     this.server = server;
     const address = this.address();
+    // Port 0 asked for a free port: advertise the real one.
+    this.listenAddress.port = address.port;
     this.log.info({ address }, 'listening for peers');
     return address;
   }
@@ -553,6 +564,9 @@ export class PeerTransport {
     let delayMs: number;
     if (info.refusal !== undefined) {
       const refusal = `${info.refusal.reason}: ${info.refusal.detail}`;
+      // A member refusing us as removed is how a removed node learns it (the leader stops
+      // replicating to it once the removal commits, so it may never see that commit).
+      if (info.cause === 'refused-by-peer' && info.refusal.reason === 'removed') this.options.onRemovedByPeer?.(peer.id);
       // Refusals come from configuration, which changes rarely: retry slowly, log once per cause.
       if (peer.refusal !== refusal || peer.state !== 'refused') {
         this.log.warn(log, info.cause === 'refused-by-peer' ? 'peer refused our connection' : 'refused to connect to peer');
@@ -644,6 +658,8 @@ export class PeerTransport {
     // The peer dialed again, so it has given up on the old connection (which may be half-dead).
     previous?.destroy('local', 'replaced by a newer connection from the same peer');
     this.log.info({ peer: conn.peerId, remote: conn.remote }, 'accepted connection from peer');
+    const advertised = conn.helloAddress;
+    if (advertised) this.options.onPeerAddress?.(conn.peerId, advertised);
   }
 
   private onRaftFrame(conn: PeerConnection, frame: Frame): void {

@@ -99,8 +99,8 @@ const SNAPSHOT_SAMPLE = SAMPLES.snapshot[0] as MessageOf<'snapshot'>;
 /** One or more samples of every frame type. */
 const FRAME_SAMPLES: { readonly [K in FrameType]: readonly Extract<Frame, { type: K }>[] } = {
   hello: [
-    { type: 'hello', clusterId: 'prod-eu', from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES, 7) },
-    { type: 'hello', clusterId: 'ünïcödé', from: MAX_U32, to: 1, lane: 'snapshot', nonce: Buffer.alloc(NONCE_BYTES, 1) },
+    { type: 'hello', clusterId: 'prod-eu', from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES, 7), listenHost: '127.0.0.2', listenPort: 17002 },
+    { type: 'hello', clusterId: 'ünïcödé', from: MAX_U32, to: 1, lane: 'snapshot', nonce: Buffer.alloc(NONCE_BYTES, 1), listenHost: 'node-7.example', listenPort: 65535 },
   ],
   challenge: [{ type: 'challenge', nonce: Buffer.alloc(NONCE_BYTES, 2), proof: Buffer.alloc(PROOF_BYTES, 3) }],
   auth: [{ type: 'auth', proof: Buffer.alloc(PROOF_BYTES, 4) }],
@@ -215,7 +215,7 @@ describe('message and frame round trips', () => {
       expect(() => encodeMessage(message)).toThrow(/cannot encode/);
       expect(() => encodeMessage(message)).not.toThrow(CodecError);
     }
-    expect(() => encodeFrame({ type: 'hello', clusterId: 'x'.repeat(256), from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES) })).toThrow(
+    expect(() => encodeFrame({ type: 'hello', clusterId: 'x'.repeat(256), from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES), listenHost: 'h', listenPort: 1 })).toThrow(
       /cluster id/,
     );
   });

@@ -180,7 +180,7 @@ class RawPeer {
 
   /** Runs the dialer's side of the handshake honestly (the secret is empty unless given). */
   async handshake(from: NodeId, to: NodeId, secret = Buffer.alloc(0), clusterId = 'test'): Promise<void> {
-    const hello: HelloFrame = { type: 'hello', clusterId, from, to, lane: 'raft', nonce: newNonce() };
+    const hello: HelloFrame = { type: 'hello', clusterId, from, to, lane: 'raft', nonce: newNonce(), listenHost: '127.0.0.1', listenPort: 1 };
     this.socket.write(encodeFrame(hello));
     const challenge = (await this.frame('challenge')) as Extract<Frame, { type: 'challenge' }>;
     this.socket.write(encodeFrame({ type: 'auth', proof: handshakeProof(secret, 'dialer', hello, challenge.nonce) }));
@@ -493,7 +493,7 @@ describe('handshake refusals', () => {
   it('refuses a dialer whose proof is wrong (listener side), telling it why', async () => {
     const b = await startNode(2, { secret: 'real' });
     const raw = await RawPeer.dial(b.address);
-    const hello: HelloFrame = { type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce() };
+    const hello: HelloFrame = { type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce(), listenHost: '127.0.0.1', listenPort: 1 };
     raw.socket.write(encodeFrame(hello));
     const challenge = (await raw.frame('challenge')) as Extract<Frame, { type: 'challenge' }>;
     raw.socket.write(encodeFrame({ type: 'auth', proof: handshakeProof(Buffer.from('guess'), 'dialer', hello, challenge.nonce) }));
@@ -505,7 +505,7 @@ describe('handshake refusals', () => {
   it('refuses a peer speaking another protocol version, telling it so', async () => {
     const b = await startNode(2);
     const raw = await RawPeer.dial(b.address);
-    const hello = encodeFrame({ type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce() });
+    const hello = encodeFrame({ type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce(), listenHost: '127.0.0.1', listenPort: 1 });
     hello[4] = 2;
     hello.writeUInt32BE(crc32(hello.subarray(4, hello.length - 4)), hello.length - 4);
     raw.socket.write(hello);
@@ -603,7 +603,7 @@ describe('hostile bytes', () => {
       const raw = await RawPeer.dial(b.address);
       const bytes = Buffer.alloc(1 + Math.floor(random() * 2000));
       for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
-      if (i % 3 === 1) raw.socket.write(encodeFrame({ type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce() }));
+      if (i % 3 === 1) raw.socket.write(encodeFrame({ type: 'hello', clusterId: 'test', from: 1, to: 2, lane: 'raft', nonce: newNonce(), listenHost: '127.0.0.1', listenPort: 1 }));
       raw.socket.write(bytes);
       if (i % 3 === 2) raw.socket.end();
       await raw.closedByPeer().catch(() => raw.socket.destroy());

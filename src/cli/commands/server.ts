@@ -80,6 +80,7 @@ export async function runServer(args: ServerArgs): Promise<void> {
     peers = parsePeerList(args.peers);
     if (!peers.has(args.id)) throw new Error(`--peers must include this node (id ${args.id})`);
   } else if (args.join === undefined) {
+    // A single-node cluster, unless the data directory says otherwise (it wins after bootstrap).
     peers.set(args.id, self);
   }
   const server = await startServer({
