@@ -34,6 +34,12 @@ const UNAUTHENTICATED_MAX_ARGS = 10;
 const UNAUTHENTICATED_MAX_BULK_BYTES = 16384;
 
 export const DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
+/**
+ * What one parsed argument of an unfinished request costs beyond its bytes (a Buffer view and
+ * its array slot), counted in bufferedBytes: a request of a billion one-byte arguments must hit
+ * client-query-buffer-limit before it exhausts memory.
+ */
+export const ARG_OVERHEAD_BYTES = 96;
 
 /**
  * A malformed request. `message` is the RESP error Redis sends (without the leading '-'); after
@@ -193,8 +199,9 @@ export class RequestParser {
   }
 
   /**
-   * Bytes this client holds in the server: unparsed input plus the part of the current request
-   * already parsed. Compared with `client-query-buffer-limit`.
+   * Memory this client holds in the server: unparsed input plus the part of the current request
+   * already parsed (its bytes and ARG_OVERHEAD_BYTES per argument). Compared with
+   * `client-query-buffer-limit`.
    */
   get bufferedBytes(): number {
     return this.length - this.position + (this.queued?.length ?? 0) + this.partialBytes;
@@ -283,6 +290,7 @@ export class RequestParser {
     const argv = this.argv;
     const start = this.position;
     let position = start;
+    const argsBefore = argv.length;
     let remaining = this.argsRemaining;
     let bulkLength = this.bulkLengthBytes;
     let complete = false;
@@ -314,7 +322,7 @@ export class RequestParser {
     this.argsRemaining = remaining;
     this.bulkLengthBytes = bulkLength;
     if (!complete) {
-      this.partialBytes += position - start;
+      this.partialBytes += position - start + (argv.length - argsBefore) * ARG_OVERHEAD_BYTES;
       return null;
     }
     this.argv = [];

@@ -32,7 +32,7 @@ import type { CommandSpec } from '../commands/types.js';
 import { encodeReply, ReplyWriter, type ProtocolVersion } from '../resp/encoder.js';
 import { error, NULL_ARRAY, OK, QUEUED, simple, EMPTY_ARRAY } from '../resp/replies.js';
 import type { Reply } from '../resp/reply.js';
-import { ProtocolError, RequestParser } from '../resp/request-parser.js';
+import { ARG_OVERHEAD_BYTES, ProtocolError, RequestParser } from '../resp/request-parser.js';
 import type { ClientDescription, ClientRegistry, ClientSettings, RegisteredClient } from './client-registry.js';
 import { NOAUTH, parseDatabaseIndex, runConnectionCommand, type ConnectionState } from './connection-commands.js';
 import type { ClientView, Completion, Executor, Watch } from './executor.js';
@@ -453,7 +453,8 @@ export class Connection implements RegisteredClient, ConnectionState {
         offset += arg.length;
       }
       this.transaction.push({ spec, argv: copy });
-      this.transactionBytes += size;
+      // Counted as memory, like the parser's partial request: bytes plus each argument's cost.
+      this.transactionBytes += size + argv.length * ARG_OVERHEAD_BYTES;
     }
     this.reply(QUEUED);
   }

@@ -5,7 +5,7 @@
 // against a live server; these run everywhere and pin the parser's own contract too (waiting for
 // more bytes, limits, what is buffered).
 import { describe, expect, it } from 'vitest';
-import { INLINE_MAX_BYTES, ProtocolError, RequestParser } from '../../src/resp/request-parser.js';
+import { ARG_OVERHEAD_BYTES, INLINE_MAX_BYTES, ProtocolError, RequestParser } from '../../src/resp/request-parser.js';
 
 interface Outcome {
   commands: string[][];
@@ -109,12 +109,20 @@ describe('request parser: limits', () => {
     expect(parseAll([Buffer.from('*10\r\n$16384\r\n')], unauthenticated)).toEqual({ commands: [] });
   });
 
+  it('counts a request of many tiny arguments by its memory, not only its bytes', () => {
+    const parser = new RequestParser();
+    parser.feed(Buffer.from('*1000000\r\n' + '$1\r\nx\r\n'.repeat(1000)));
+    expect(parser.next()).toBeNull();
+    expect(parser.bufferedBytes).toBe(10 + 7 * 1000 + 1000 * ARG_OVERHEAD_BYTES);
+  });
+
   it('counts unparsed input and the partial request as buffered', () => {
     const parser = new RequestParser();
     parser.feed(Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n01234'));
     expect(parser.next()).toBeNull();
-    // The whole partial request is held: 4 + 9 + 7 bytes parsed, 10 bytes of the third argument.
-    expect(parser.bufferedBytes).toBe(4 + 9 + 7 + 5 + 5);
+    // The whole partial request is held: 4 + 9 + 7 bytes and two arguments parsed, then the
+    // third argument's length line and 5 of its 10 bytes.
+    expect(parser.bufferedBytes).toBe(4 + 9 + 7 + 2 * ARG_OVERHEAD_BYTES + 5 + 5);
     parser.feed(Buffer.from('56789\r\n'));
     expect(parser.next()?.map(String)).toEqual(['SET', 'k', '0123456789']);
     expect(parser.bufferedBytes).toBe(0);
