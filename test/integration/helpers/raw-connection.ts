@@ -1,11 +1,11 @@
 // Test helper: a client socket that speaks raw bytes, for comparing servers byte for byte. It
 // never interprets replies beyond finding where each ends (resp-reply.ts), so what a test sees is
 // exactly what the server wrote. Every wait is for a condition (N replies, the server closing);
-// the deadline only turns a hang into a readable failure.
+// the deadline (below vitest's 60 s test timeout) only turns a hang into a readable failure.
 import net from 'node:net';
 import { replyLength } from './resp-reply.js';
 
-export const READ_DEADLINE_MS = 15_000;
+export const READ_DEADLINE_MS = 50_000;
 
 /** Encodes commands as RESP arrays of bulk strings. */
 export function encodeCommands(commands: readonly (readonly (string | Buffer)[])[]): Buffer {
