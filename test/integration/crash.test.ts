@@ -202,7 +202,7 @@ it(`loses no acknowledged write across random SIGKILLs (seed=${SEED})`, async ()
     // Enough happened for the test to mean something: writes went through between kills, and
     // the log was compacted by snapshots.
     expect(acknowledged.size).toBeGreaterThan(500);
-    expect(events.filter((e) => e.includes('SIGKILL')).length).toBeGreaterThan(5);
+    expect(events.filter((e) => e.includes('SIGKILL')).length).toBeGreaterThanOrEqual(Math.floor(NEMESIS_MS / 10_000));
     expect(Math.min(...indexes.snapshots.map(Number))).toBeGreaterThan(0);
 
     for (const id of IDS) {
