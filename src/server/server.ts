@@ -6,6 +6,7 @@ import { acceptClient, type Connection } from './connection.js';
 import { RaftNode, type NodeOptions } from './node.js';
 import { installServerCommands } from './server-commands.js';
 import { startAdminHttp, type AdminHttp } from './admin-http.js';
+import { httpApiRoutes } from './http-api.js';
 
 export interface ServerOptions extends NodeOptions {
   /** 0 disables the HTTP admin port. */
@@ -50,7 +51,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   let admin: AdminHttp | undefined;
-  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort);
+  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort, httpApiRoutes(node));
 
   function shutdown(): Promise<void> {
     shuttingDown ??= (async () => {
