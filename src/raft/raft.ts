@@ -416,6 +416,19 @@ export class Raft {
     this.log.assertCoherent();
   }
 
+  /** Cheap accessors for the driver's per-command path (status() builds a whole object). */
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  get currentLeader(): NodeId {
+    return this.leader;
+  }
+
+  get lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
   status(): RaftStatus {
     const progress = this.role !== 'leader' ? [] : [...this.progress.values()].map((pr) => ({
       id: pr.id,

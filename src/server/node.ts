@@ -113,6 +113,8 @@ export interface NodeOptions {
   readonly logger: Logger;
   /** Called once the node has removed itself (CLUSTER LEAVE) or was removed. */
   readonly onRemoved?: () => void;
+  /** Called after the driver hit an error it cannot continue from (the node is closed). */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 interface PendingWrite {
@@ -121,18 +123,25 @@ interface PendingWrite {
   readonly deadline: number;
 }
 
+/**
+ * A linearizable read. It is evaluated on the state machine exactly at `target` (after entry
+ * `target` is applied and before `target + 1`), and answered once ReadIndex has confirmed this
+ * node still leads. `target` = max(commit index, last proposed index) when the read arrived: every
+ * write acknowledged before the read (committed) and every earlier command of the same client
+ * (proposed) is visible, and no later write is, so a client's pipeline reads as it was sent.
+ */
 interface PendingRead {
+  readonly context: number;
   readonly db: number;
   readonly argv: readonly Buffer[];
   readonly completion: Completion;
-  /** Entries already proposed when the read arrived: the read must observe them. */
-  readonly minIndex: number;
+  readonly target: number;
   readonly deadline: number;
-}
-
-interface ReadyRead {
-  readonly index: number;
-  readonly read: PendingRead;
+  /** The reply computed at `target`, once the state machine got there. */
+  reply: Reply | undefined;
+  /** ReadIndex confirmed leadership for this read. */
+  confirmed: boolean;
+  done: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -144,6 +153,8 @@ function errorReply(message: string): Reply {
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
 
 export class RaftNode implements Executor {
+  /** Reads are evaluated at their own point in the log (see PendingRead), never after later writes. */
+  readonly isolatesReadsFromLaterWrites = true;
   readonly options: NodeOptions;
   readonly machine = new StateMachine();
   readonly members = new Map<NodeId, MemberAddress>();
@@ -158,10 +169,14 @@ export class RaftNode implements Executor {
   private queue: (() => void)[] = [];
   private readonly pendingWrites = new Map<number, PendingWrite>();
   private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
+  /** Reads by ReadIndex context, until answered. */
   private readonly pendingReads = new Map<number, PendingRead>();
-  private waitingReads: ReadyRead[] = [];
+  /** Reads not yet evaluated, in arrival order (targets never decrease along it). */
+  private unevaluatedReads: PendingRead[] = [];
   private leaderWaiters: { deadline: number; run: () => void; fail: (reply: Reply) => void }[] = [];
   private readSeq = 0;
+  /** The last log index applied (of any kind: the machine's own index skips no-ops). */
+  private appliedThrough = 0;
   private lastProposedIndex = 0;
   private expiryInFlight = 0;
   private clockFloorMs = 0;
@@ -273,17 +288,15 @@ export class RaftNode implements Executor {
       this.sendAll(ready.persistMessages);
       if (ready.snapshot) await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
       this.applyEntries(ready.committedEntries);
-      for (const state of ready.readStates) this.readBecameSafe(state.context, state.index);
+      for (const state of ready.readStates) this.readConfirmed(state.context);
       for (const context of ready.droppedReads) this.readDropped(context);
-      this.serveReads();
       this.raft.advance();
     } catch (error) {
       // A failed assertion or an unexpected error in the loop: the node cannot vouch for its
       // state any more. Stop rather than risk serving something wrong.
       this.log.fatal({ err: error }, 'driver loop failed; stopping the node');
-      this.closed = true;
       this.busy = false;
-      void this.shutdownNow(1);
+      void this.shutdownNow(1).finally(() => this.options.onFatal?.(error));
       return;
     }
     this.busy = false;
@@ -356,6 +369,8 @@ export class RaftNode implements Executor {
 
   private applyEntries(entries: readonly Entry[]): void {
     for (const entry of entries) {
+      // Reads aimed at the state just before this entry are evaluated now.
+      if (this.unevaluatedReads.length > 0) this.evaluateReadsThrough(entry.index - 1);
       if (entry.kind === 'normal') {
         const reply = this.machine.apply(entry.index, entry.data);
         this.stats.applied++;
@@ -377,7 +392,11 @@ export class RaftNode implements Executor {
       }
     }
     // Proposals below the applied index that never showed up were overwritten.
-    if (entries.length > 0) this.failOverwritten((entries[entries.length - 1] as Entry).index);
+    if (entries.length > 0) {
+      this.appliedThrough = (entries[entries.length - 1] as Entry).index;
+      this.failOverwritten(this.appliedThrough);
+      this.evaluateReadsThrough(this.appliedThrough);
+    }
   }
 
   private failOverwritten(appliedIndex: number): void {
@@ -456,7 +475,7 @@ export class RaftNode implements Executor {
 
   /** The leader deletes keys whose time has passed through the log, so replicas free them alike. */
   private sweepExpiry(): void {
-    if (this.expiryInFlight !== 0 || this.diskFailure !== undefined || this.raft.status().role !== 'leader') return;
+    if (this.expiryInFlight !== 0 || this.diskFailure !== undefined || this.raft.currentRole !== 'leader') return;
     const nowMs = this.nowMs();
     const deletes = this.machine.expiredKeys(nowMs, 256);
     if (deletes.length === 0) return;
@@ -481,10 +500,9 @@ export class RaftNode implements Executor {
       this.pendingWrites.delete(index);
       pending.completion.complete(TIMEOUT_REPLY);
     }
-    for (const [context, read] of this.pendingReads) {
+    for (const read of this.pendingReads.values()) {
       if (read.deadline > now) continue;
-      this.pendingReads.delete(context);
-      read.completion.complete(errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
+      this.finishRead(read, errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
     }
   }
 
@@ -523,20 +541,26 @@ export class RaftNode implements Executor {
     }
     this.route(db, [argv], completion, () => {
       const context = ++this.readSeq;
-      const read: PendingRead = {
-        db,
-        argv: argv.map((arg) => Buffer.from(arg)),
-        completion,
-        minIndex: this.lastProposedIndex,
-        deadline: Date.now() + this.options.commandTimeoutMs,
-      };
       const result = this.raft.readIndex(context);
       if (!result.ok) {
         completion.complete(this.refusal(result));
         return;
       }
       this.stats.reads++;
+      const read: PendingRead = {
+        context,
+        db,
+        argv: argv.map((arg) => Buffer.from(arg)),
+        completion,
+        target: Math.max(result.index, this.lastProposedIndex),
+        deadline: Date.now() + this.options.commandTimeoutMs,
+        reply: undefined,
+        confirmed: false,
+        done: false,
+      };
       this.pendingReads.set(context, read);
+      this.unevaluatedReads.push(read);
+      this.evaluateReadsThrough(this.appliedThrough);
     });
   }
 
@@ -562,12 +586,12 @@ export class RaftNode implements Executor {
       return;
     }
     this.withRaft(() => {
-      const status = this.raft.status();
-      if (status.role === 'leader') {
+      const leader = this.raft.currentLeader;
+      if (this.raft.currentRole === 'leader') {
         local();
         return;
       }
-      if (status.leader === NONE || !this.members.has(status.leader)) {
+      if (leader === NONE || !this.members.has(leader)) {
         this.leaderWaiters.push({
           deadline: Date.now() + this.options.leaderWaitMs,
           run: () => this.route(db, commands, completion, local),
@@ -622,33 +646,37 @@ export class RaftNode implements Executor {
     }
   }
 
-  private readBecameSafe(context: number, index: number): void {
+  private readConfirmed(context: number): void {
     const read = this.pendingReads.get(context);
     if (!read) return;
-    this.pendingReads.delete(context);
-    this.waitingReads.push({ index: Math.max(index, read.minIndex), read });
+    read.confirmed = true;
+    if (read.reply !== undefined) this.finishRead(read, read.reply);
   }
 
   private readDropped(context: number): void {
     const read = this.pendingReads.get(context);
-    if (!read) return;
-    this.pendingReads.delete(context);
-    read.completion.complete(errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry'));
+    if (read) this.finishRead(read, errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry'));
   }
 
-  /** Serves confirmed reads whose index the state machine has reached. */
-  private serveReads(): void {
-    if (this.waitingReads.length === 0) return;
-    const applied = this.machine.appliedIndex;
-    const raftApplied = Math.max(applied, this.raft.status().commit);
+  /** Evaluates every waiting read whose target is at most `index` (the state machine is there). */
+  private evaluateReadsThrough(index: number): void {
+    let count = 0;
     const now = Date.now();
-    const keep: ReadyRead[] = [];
-    for (const waiting of this.waitingReads) {
-      // The machine skips no-op and membership entries, so compare with what the core applied.
-      if (waiting.index <= raftApplied) waiting.read.completion.complete(this.machine.read(waiting.read.db, waiting.read.argv, now));
-      else keep.push(waiting);
+    for (const read of this.unevaluatedReads) {
+      if (read.target > index) break;
+      count++;
+      if (read.done) continue;
+      read.reply = this.machine.read(read.db, read.argv, now);
+      if (read.confirmed) this.finishRead(read, read.reply);
     }
-    this.waitingReads = keep;
+    if (count > 0) this.unevaluatedReads.splice(0, count);
+  }
+
+  private finishRead(read: PendingRead, reply: Reply): void {
+    if (read.done) return;
+    read.done = true;
+    this.pendingReads.delete(read.context);
+    read.completion.complete(reply);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -763,6 +791,7 @@ export class RaftNode implements Executor {
       const restorer = this.machine.beginRestore();
       for (let chunk = await reader.next(); chunk !== undefined; chunk = await reader.next()) restorer.push(chunk);
       this.machine.finishRestore(restorer);
+      this.appliedThrough = Math.max(this.appliedThrough, index);
       for (const [id, address] of decodeMemberTable(reader.info.metadata)) this.members.set(id, address);
     } finally {
       await reader.close();
@@ -838,7 +867,7 @@ export class RaftNode implements Executor {
   }
 
   isLeader(): boolean {
-    return this.raft.status().role === 'leader';
+    return this.raft.currentRole === 'leader';
   }
 
   leaderAddress(): (MemberAddress & { id: NodeId }) | undefined {
@@ -887,10 +916,8 @@ export class RaftNode implements Executor {
     const down = errorReply('CLUSTERDOWN this node is shutting down');
     for (const pending of this.pendingWrites.values()) pending.completion.complete(TIMEOUT_REPLY);
     this.pendingWrites.clear();
-    for (const read of this.pendingReads.values()) read.completion.complete(down);
-    this.pendingReads.clear();
-    for (const waiting of this.waitingReads) waiting.read.completion.complete(down);
-    this.waitingReads = [];
+    for (const read of [...this.pendingReads.values()]) this.finishRead(read, down);
+    this.unevaluatedReads = [];
     for (const waiter of this.leaderWaiters) waiter.fail(down);
     this.leaderWaiters = [];
     this.proxy.close();

@@ -32,7 +32,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxclients: options.maxclients,
     protoMaxBulkLenBytes: options.protoMaxBulkLenBytes,
   });
-  const node = await RaftNode.start({ ...options, onRemoved: () => void shutdown() });
+  const node = await RaftNode.start({
+    ...options,
+    onRemoved: () => void shutdown(),
+    // A node that cannot vouch for its state exits non-zero; its supervisor restarts it and it
+    // recovers from its disk.
+    onFatal: () => {
+      process.exitCode = 1;
+      void shutdown();
+    },
+  });
   const connections = new Set<Connection>();
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
