@@ -1,7 +1,9 @@
 // The HTTP admin port of one node:
 //   GET /health      200 when the node is up and knows a leader, else 503 with the reason (JSON);
 //   GET /metrics     Prometheus exposition (metrics.ts, a registry of this node's own);
-//   GET /api/stats   JSON: role, leader, term, commit index, log length and members.
+//   GET /api/stats   JSON: role, leader, term, commit index, log length and members;
+//   /api/set, /api/get, /api/list, /api/delete, /api/batch: the key-value JSON API (http-api.ts,
+//                    passed in by server.ts as extra routes; docs/http-api.md).
 //
 // Routes live in one table keyed by "METHOD /path"; a route is a function from a parsed request
 // (method, URL, body read up to a bound) to a response (status, JSON value or text). Adding an
