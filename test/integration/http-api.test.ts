@@ -4,8 +4,9 @@
 // INFO raft_forwarded counter shows); listing by prefix; delete; a batch is one log entry and its
 // keys appear together (a RESP client polling them with MGET never sees part of a batch); a TTL
 // is applied (PTTL through RESP) and the key expires; bad input is 400, a body over 1 MiB is 413,
-// and once two of the three nodes are gone the survivor answers 503 after the leader wait
-// (--leader-wait-ms 500 keeps that quick). Every wait is a poll of a condition with a deadline.
+// and once two of the three nodes are gone the survivor (the old leader, then a follower) answers
+// 503 after the leader wait (--leader-wait-ms 500 keeps that quick). Every wait is a poll of a
+// condition with a deadline.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, waitFor } from './helpers/cluster.js';
@@ -165,22 +166,35 @@ describe('the API on every node', () => {
 });
 
 describe('without a majority', () => {
-  it('the survivor answers 503 once no leader appears within the leader wait', async () => {
-    // Kill both followers: the leader must notice it lost its quorum (CheckQuorum) and step down.
-    for (const id of followers) await cluster.kill(id);
-    const survivor = cluster.node(leader);
-    await waitFor('the survivor to know no leader', async () =>
-      (await fetch(`http://${survivor.host}:${survivor.httpPort}/health`)).status === 503 || undefined, 15_000, 100);
+  /** Waits until `survivor` knows no leader, then expects 503 from every endpoint after the wait. */
+  async function expectUnavailable(survivor: number): Promise<void> {
+    const node = cluster.node(survivor);
+    await waitFor(`node ${survivor} to know no leader`, async () =>
+      (await fetch(`http://${node.host}:${node.httpPort}/health`)).status === 503 || undefined, 15_000, 100);
     for (const [method, route, body] of [
       ['POST', '/api/set', { key: 'k', value: 'v' }], ['GET', `/api/get?${query({ key: 'k' })}`, undefined],
       ['GET', '/api/list', undefined], ['DELETE', `/api/delete?${query({ key: 'k' })}`, undefined], ['POST', '/api/batch', { set: { k: 'v' } }],
     ] as const) {
       const started = Date.now();
-      const answer = await http(leader, method, route, body);
-      expect(answer.status, `${method} ${route}`).toBe(503);
+      const answer = await http(survivor, method, route, body);
+      expect(answer.status, `${method} ${route} on node ${survivor}`).toBe(503);
       expect(String(answer.body.error)).toMatch(/^CLUSTERDOWN/);
       // It waited for a leader before giving up (the wait is checked on ticks: allow one early).
       expect(Date.now() - started).toBeGreaterThanOrEqual(LEADER_WAIT_MS - 100);
     }
+  }
+
+  it('a leader left alone steps down, then answers 503 after the leader wait', async () => {
+    // The leader must notice it lost its quorum (CheckQuorum) and step down.
+    for (const id of followers) await cluster.kill(id);
+    await expectUnavailable(leader);
+  });
+
+  it('a follower left alone answers 503 after the leader wait', async () => {
+    await Promise.all(followers.map((id) => cluster.restart(id)));
+    const current = await cluster.waitForLeader();
+    const survivor = ids.find((id) => id !== current) as number;
+    for (const id of ids.filter((id) => id !== survivor)) await cluster.kill(id);
+    await expectUnavailable(survivor);
   });
 });
