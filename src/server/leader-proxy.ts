@@ -121,8 +121,10 @@ class ProxyConnection {
   private db = 0;
   closed = false;
 
-  constructor(host: string, port: number, password: string | undefined, private readonly onClose: (conn: ProxyConnection) => void) {
-    this.socket = net.connect({ host, port });
+  constructor(host: string, port: number, localAddress: string, password: string | undefined, private readonly onClose: (conn: ProxyConnection) => void) {
+    // Dial from the node's own address, as peer connections do, so the proxy path is part of the
+    // node's network identity (a firewall rule or partition on that address covers it too).
+    this.socket = net.connect({ host, port, localAddress });
     this.socket.setNoDelay(true);
     const hello = password === undefined
       ? [Buffer.from('HELLO'), Buffer.from('3')]
@@ -137,6 +139,14 @@ class ProxyConnection {
   get depth(): number {
     return this.pending.length;
   }
+
+  /** Closes once every command sent has its reply (the leader moved: send nothing new here). */
+  retire(): void {
+    this.retiring = true;
+    if (this.pending.every((waiter) => waiter.internal)) this.close();
+  }
+
+  private retiring = false;
 
   send(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void): void {
     const out: Buffer[] = [];
@@ -165,6 +175,10 @@ class ProxyConnection {
       if (reply === undefined) return;
       const waiter = this.pending.shift();
       if (waiter && !waiter.internal) waiter.complete(reply);
+      if (this.retiring && this.pending.every((other) => other.internal)) {
+        this.close();
+        return;
+      }
     }
   }
 
@@ -184,13 +198,20 @@ export class LeaderProxy {
   private connections: ProxyConnection[] = [];
   private nextConnection = 0;
 
-  constructor(private readonly poolSize: number, private readonly password: string | undefined) {}
+  constructor(private readonly poolSize: number, private readonly localAddress: string, private readonly password: string | undefined) {}
 
   /** Points the proxy at a new leader (or none), closing connections to the old one. */
   setLeader(host: string | undefined, port: number | undefined): void {
     if (host === this.target?.host && port === this.target?.port) return;
-    this.close();
+    // Commands already sent to the old leader still get their replies (it forwards them or
+    // refuses them); only new ones go to the new leader.
+    for (const conn of this.connections.splice(0)) conn.retire();
     this.target = host !== undefined && port !== undefined ? { host, port } : undefined;
+  }
+
+  /** Commands sent and not yet answered, over every connection. */
+  get inflight(): number {
+    return this.connections.reduce((sum, conn) => sum + conn.depth, 0);
   }
 
   /** Sends commands (replies to all but the last are swallowed) and completes with the last reply. */
@@ -201,7 +222,7 @@ export class LeaderProxy {
       return;
     }
     if (this.connections.length < this.poolSize) {
-      this.connections.push(new ProxyConnection(target.host, target.port, this.password, (conn) => {
+      this.connections.push(new ProxyConnection(target.host, target.port, this.localAddress, this.password, (conn) => {
         this.connections = this.connections.filter((other) => other !== conn);
       }));
     }

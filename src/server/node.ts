@@ -195,7 +195,7 @@ export class RaftNode implements Executor {
   private constructor(options: NodeOptions) {
     this.options = options;
     this.log = options.logger;
-    this.proxy = new LeaderProxy(4, options.requirepass);
+    this.proxy = new LeaderProxy(4, options.host, options.requirepass);
   }
 
   static async start(options: NodeOptions): Promise<RaftNode> {
@@ -581,7 +581,7 @@ export class RaftNode implements Executor {
    * -MOVED); with no leader known, waits for one up to leaderWaitMs.
    */
   private route(db: number, commands: readonly (readonly Buffer[])[], completion: Completion, local: () => void): void {
-    if (this.stopping || this.closed) {
+    if (this.closed) {
       completion.complete(errorReply('CLUSTERDOWN this node is shutting down'));
       return;
     }
@@ -884,6 +884,11 @@ export class RaftNode implements Executor {
     return this.transport.stats();
   }
 
+  /** Client commands under way: proposals, reads, forwarded commands and commands awaiting a leader. */
+  inflight(): number {
+    return this.pendingWrites.size + this.pendingReads.size + this.proxy.inflight + this.leaderWaiters.length;
+  }
+
   get diskFailureReason(): string | undefined {
     return this.diskFailure;
   }
@@ -906,6 +911,11 @@ export class RaftNode implements Executor {
       const moved = await this.transferLeadership(undefined);
       this.log.info({ moved }, moved ? 'leadership transferred before shutdown' : 'leadership transfer before shutdown did not complete');
     }
+    // Let commands already under way finish (through the new leader if there is one), so a
+    // graceful shutdown fails nothing a client had in flight. Bounded: a client that keeps
+    // sending to this node gets its connection closed after the grace period.
+    const deadline = Date.now() + 2000;
+    while (this.inflight() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.shutdownNow(0);
   }
 
