@@ -220,4 +220,4 @@ it(`loses no acknowledged write across random SIGKILLs (seed=${SEED})`, async ()
     const dir = keepLogs(live);
     throw new Error(`crash test failed with seed=${SEED}; node logs in ${dir}; nemesis:\n${events.join('\n')}\n${String(error)}`, { cause: error });
   }
-}, 120_000);
+}, NEMESIS_MS + 85_000);
