@@ -1,0 +1,133 @@
+// The verdicts a run is judged by, computed from the recorded history alone (so a saved
+// history.jsonl can be checked again, exactly as the run checked it):
+// - linearizability, key by key, with the project's checker (src/check); the final read of every
+//   key is part of the history, so a lost acknowledged write shows up as a final read that no
+//   linearization allows;
+// - atomicity of transactions: a transactional read of a pair of keys (recorded as two reads
+//   with the same invocation time by processes 2i and 2i+1) must see both keys equal, since
+//   they are only ever written together with one value.
+import {
+  checkOperations,
+  describeKvOperation,
+  eventsToOperations,
+  kvModel,
+  type HistoryEvent,
+  type KvOperation,
+} from '../../src/check/index.js';
+
+/** Processes at or above this number are the harness's final reads, after faults stopped. */
+export const FINAL_READ_PROCESS_BASE = 1_000_000;
+
+export interface KeyVerdict {
+  readonly key: string;
+  readonly operations: number;
+  readonly result: 'linearizable' | 'not-linearizable' | 'unknown';
+  readonly steps: number;
+  readonly elapsedMs: number;
+  /** For a key without a linearization (or without a verdict): what to read first. */
+  readonly explanation: readonly string[];
+}
+
+export interface TornRead {
+  readonly pair: string;
+  readonly process: number;
+  readonly time: number;
+  readonly a: string | null;
+  readonly b: string | null;
+}
+
+const seconds = (ns: number): string => (ns === Infinity ? '∞' : `${(ns / 1e9).toFixed(6)}s`);
+
+function describe(op: KvOperation): string {
+  const who = op.clientId >= FINAL_READ_PROCESS_BASE ? 'final read' : `process ${op.clientId}`;
+  const returned = op.return === Infinity ? 'never returned' : `returned ${seconds(op.return)}`;
+  return `${who}: ${describeKvOperation(op.input, op.output)} (called ${seconds(op.call)}, ${returned})`;
+}
+
+/** Checks each key on its own, with its own time budget; keys in name order. */
+export function checkKeys(events: readonly HistoryEvent[], timeoutMsPerKey: number): KeyVerdict[] {
+  const byKey = new Map<string, KvOperation[]>();
+  for (const op of eventsToOperations(events)) {
+    const ops = byKey.get(op.input.key) ?? [];
+    ops.push(op);
+    byKey.set(op.input.key, ops);
+  }
+  const verdicts: KeyVerdict[] = [];
+  for (const key of [...byKey.keys()].sort()) {
+    const ops = byKey.get(key) as KvOperation[];
+    const result = checkOperations(kvModel, ops, { timeoutMs: timeoutMsPerKey });
+    const base = { key, operations: ops.length, steps: result.steps, elapsedMs: result.elapsedMs };
+    switch (result.result) {
+      case 'linearizable':
+        verdicts.push({ ...base, result: 'linearizable', explanation: [] });
+        break;
+      case 'not-linearizable': {
+        const { linearized, state, stuck } = result.counterexample;
+        const shown = linearized.slice(-15);
+        verdicts.push({
+          ...base,
+          result: 'not-linearizable',
+          explanation: [
+            `key ${JSON.stringify(key)} has no linearization; the deepest the search got was ${linearized.length} operations, ending with:`,
+            ...(shown.length < linearized.length ? [`  ... ${linearized.length - shown.length} earlier operations`] : []),
+            ...shown.map((op) => `  ${describe(op)}`),
+            `  (state then: ${state})`,
+            'after which this operation returned before it could be placed:',
+            `  ${describe(stuck)}`,
+            ...(stuck.clientId >= FINAL_READ_PROCESS_BASE
+              ? ['(the final read after healing: an acknowledged write is missing, or a failed one took effect)'] : []),
+          ],
+        });
+        break;
+      }
+      case 'unknown':
+        verdicts.push({
+          ...base,
+          result: 'unknown',
+          explanation: [`key ${JSON.stringify(key)}: no verdict, the ${result.reason} ran out after ${result.steps} steps (${ops.length} operations)`],
+        });
+        break;
+      default:
+        return assertNever(result);
+    }
+  }
+  return verdicts;
+}
+
+/** Transactional reads of a pair that saw its two keys differ. */
+export function tornReads(events: readonly HistoryEvent[]): TornRead[] {
+  // An ok read of "<pair>.a" by process 2i and one of "<pair>.b" by process 2i+1 invoked at the
+  // same instant are the two halves of one MULTI GET GET EXEC.
+  const invoked = new Map<number, HistoryEvent>();
+  const halves = new Map<string, { a?: HistoryEvent; b?: HistoryEvent }>();
+  for (const event of events) {
+    if (event.type === 'invoke') {
+      invoked.set(event.process, event);
+      continue;
+    }
+    const call = invoked.get(event.process);
+    invoked.delete(event.process);
+    if (!call || event.type !== 'ok' || event.f !== 'read') continue;
+    const match = /^(.*)\.(a|b)$/.exec(event.key);
+    if (!match) continue;
+    const pair = match[1] as string;
+    const side = match[2] as 'a' | 'b';
+    if ((side === 'a') !== (event.process % 2 === 0)) continue;
+    const id = `${pair}|${Math.floor(event.process / 2)}|${call.time}`;
+    const entry = halves.get(id) ?? {};
+    entry[side] = event;
+    halves.set(id, entry);
+  }
+  const torn: TornRead[] = [];
+  for (const [id, { a, b }] of halves) {
+    if (!a || !b) continue;
+    const valueA = (a.value ?? null) as string | null;
+    const valueB = (b.value ?? null) as string | null;
+    if (valueA !== valueB) torn.push({ pair: id.split('|')[0] as string, process: a.process, time: a.time, a: valueA, b: valueB });
+  }
+  return torn;
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}
