@@ -80,6 +80,13 @@ export class Raft {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingCommit: number[] = [];
 
+  /** Ticks since this node started: the clock of leader leases. */
+  private tickCount = 0;
+  /** Leader with leaseReads: the tick each recent heartbeat round was sent at. */
+  private roundSentTick = new Map<number, number>();
+  /** Leader with leaseReads: per voter, the send tick of the newest heartbeat it acknowledged. */
+  private ackedSentTick = new Map<NodeId, number>();
+
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
@@ -139,6 +146,7 @@ export class Raft {
   /** One logical clock tick. The driver calls it every tick interval. */
   tick(): void {
     this.assertNotInReady('tick');
+    this.tickCount++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -169,7 +177,8 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(this.readOnly.roundToRepeat());
+      // With leases every heartbeat starts a round, so its acknowledgements extend the lease.
+      this.broadcastHeartbeat(this.config.leaseReads ? this.readOnly.startRound() : this.readOnly.roundToRepeat());
     }
   }
 
@@ -268,7 +277,11 @@ export class Raft {
     if (this.readOnly.size + this.readsAwaitingCommit.length >= this.config.maxPendingReads) {
       return { ok: false, error: 'too-many-reads' };
     }
-    if (!this.readIndexReady()) {
+    if (this.config.leaseReads && this.readIndexReady() && this.leaseValid()) {
+      // Thesis §6.4.1: within its lease no other leader can exist, so the commit index is
+      // current without a heartbeat round.
+      this.readStates.push({ context, index: this.log.committed });
+    } else if (!this.readIndexReady()) {
       // Thesis §6.4 step 1: the commit index is only known to be current once this leader has
       // committed an entry of its term (the no-op appended when it was elected).
       this.readsAwaitingCommit.push(context);
@@ -508,6 +521,8 @@ export class Raft {
     this.role = 'leader';
     this.leader = this.id;
     this.progress = new Map();
+    this.roundSentTick = new Map();
+    this.ackedSentTick = new Map();
     this.syncProgress();
     const self = this.progress.get(this.id);
     assert(self !== undefined, 'a leader must be a member of its configuration');
@@ -725,6 +740,10 @@ export class Raft {
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     this.maybePromoteLearner(pr);
+    if (this.config.leaseReads && m.readRound > 0 && !pr.learner) {
+      const sentTick = this.roundSentTick.get(m.readRound);
+      if (sentTick !== undefined && sentTick > (this.ackedSentTick.get(m.from) ?? -Infinity)) this.ackedSentTick.set(m.from, sentTick);
+    }
     if (m.readRound > 0 && !pr.learner) {
       this.readStates.push(...this.readOnly.acknowledge(m.from, m.readRound, this.id, this.confState.voters));
     }
@@ -789,7 +808,29 @@ export class Raft {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
   }
 
+  /**
+   * A voter that acknowledged a heartbeat sent at tick t will not vote for another candidate
+   * before it has gone electionTicks of its own ticks without hearing from us, i.e. not before
+   * t + electionTicks. Once a majority (us included) acknowledged heartbeats sent at or after t,
+   * no other leader can be elected before t + electionTicks; one tick of margin covers tick
+   * drift between nodes.
+   */
+  private leaseValid(): boolean {
+    const sent = this.confState.voters
+      .map((id) => (id === this.id ? this.tickCount : this.ackedSentTick.get(id) ?? -Infinity))
+      .sort((a, b) => b - a);
+    const quorumSent = sent[Math.floor(this.confState.voters.length / 2)] ?? -Infinity;
+    return this.tickCount - quorumSent < this.config.electionTicks - 1;
+  }
+
   private broadcastHeartbeat(readRound: number): void {
+    if (this.config.leaseReads && readRound > 0) {
+      this.roundSentTick.set(readRound, this.tickCount);
+      // Only rounds of the last election timeout can still matter for a lease.
+      for (const [round, tick] of this.roundSentTick) {
+        if (this.tickCount - tick > 2 * this.config.electionTicks) this.roundSentTick.delete(round);
+      }
+    }
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);

@@ -41,6 +41,11 @@ export class ReadOnly {
     this.unsent.push({ context, index });
   }
 
+  /** The newest round started (0 before any). */
+  get latestRound(): number {
+    return this.lastRound;
+  }
+
   /** Starts a round for every unsent read and returns its number (for the heartbeats). */
   startRound(): number {
     const round = ++this.lastRound;

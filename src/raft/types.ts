@@ -207,6 +207,12 @@ export interface RaftConfig {
   readonly promoteLagEntries: number;
   /** Most ReadIndex requests waiting at once; more are refused. */
   readonly maxPendingReads: number;
+  /**
+   * Serve reads under a leader lease instead of a heartbeat round per batch (thesis §6.4.1).
+   * Safe only if no node's tick runs more than one tick per election timeout slower than the
+   * leader's (bounded clock drift); see docs/raft.md. Needs checkQuorum.
+   */
+  readonly leaseReads?: boolean;
 }
 
 /** What a node restarts from: what it had made durable. */

@@ -104,6 +104,8 @@ export interface NodeOptions {
   readonly snapshotEntries: number;
   readonly snapshotsRetained: number;
   readonly followerMode: FollowerMode;
+  /** `lease`: the leader serves reads under a lease (see docs/raft.md for the clock assumption). */
+  readonly readMode: 'linearizable' | 'lease';
   /** How long a command waits for a leader before -CLUSTERDOWN. */
   readonly leaderWaitMs: number;
   /** How long a write waits to be applied before its client is told the outcome is unknown. */
@@ -227,6 +229,7 @@ export class RaftNode implements Executor {
       defaultRaftConfig(options.id, new SeededPrng(seed), {
         electionTicks: options.electionTicks,
         heartbeatTicks: options.heartbeatTicks,
+        leaseReads: options.readMode === 'lease',
       }),
       toRestoreState(recovered, initialConf),
     );

@@ -28,6 +28,7 @@ export function serverOptions(yargs: Argv): Argv<ServerArgs> {
     .option('snapshot-entries', { type: 'number', default: 100_000, describe: 'snapshot and compact the log once this many entries follow the last snapshot' })
     .option('snapshots-retained', { type: 'number', default: 2, describe: 'snapshot files kept on disk' })
     .option('follower-mode', { choices: ['proxy', 'redirect'] as const, default: 'proxy' as const, describe: 'followers forward commands to the leader, or answer -MOVED' })
+    .option('read-mode', { choices: ['linearizable', 'lease'] as const, default: 'linearizable' as const, describe: 'linearizable: a heartbeat round confirms leadership for each batch of reads; lease: the leader serves reads alone while its lease holds, assuming node clocks (tick rates) drift by less than one tick per election timeout' })
     .option('leader-wait-ms', { type: 'number', default: 3000, describe: 'how long a command waits for a leader before -CLUSTERDOWN' })
     .option('command-timeout-ms', { type: 'number', default: 10_000, describe: 'a write not applied by then gets a TIMEOUT error (outcome unknown)' })
     .option('requirepass', { type: 'string', describe: 'clients must AUTH with this password' })
@@ -56,6 +57,7 @@ export interface ServerArgs {
   'snapshot-entries': number;
   'snapshots-retained': number;
   'follower-mode': 'proxy' | 'redirect';
+  'read-mode': 'linearizable' | 'lease';
   'leader-wait-ms': number;
   'command-timeout-ms': number;
   requirepass?: string;
@@ -100,6 +102,7 @@ export async function runServer(args: ServerArgs): Promise<void> {
     snapshotEntries: args['snapshot-entries'],
     snapshotsRetained: args['snapshots-retained'],
     followerMode: args['follower-mode'],
+    readMode: args['read-mode'],
     leaderWaitMs: args['leader-wait-ms'],
     commandTimeoutMs: args['command-timeout-ms'],
     requirepass: args.requirepass,

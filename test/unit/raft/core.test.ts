@@ -301,3 +301,33 @@ describe('regressions', () => {
     expect(readies).toBeLessThan(10);
   });
 });
+
+describe('lease reads (thesis §6.4.1)', () => {
+  it('serves a read at once while a majority acknowledged a recent heartbeat', () => {
+    const net = new Net([1, 2, 3], { leaseReads: true });
+    const leader = net.electLeader();
+    net.tickAll(3);
+    const node = net.node(leader);
+    expect(node.readIndex(5).ok).toBe(true);
+    const ready = node.ready();
+    net.inbox.push(...ready.messages, ...ready.persistMessages);
+    node.advance();
+    expect(ready.readStates.map((r) => r.context)).toEqual([5]);
+    expect(ready.messages.filter((m) => m.type === 'heartbeat')).toHaveLength(0);
+  });
+
+  it('falls back to a heartbeat round once the lease has run out', () => {
+    // Without CheckQuorum the cut-off leader keeps its role, so only the lease can refuse.
+    const net = new Net([1, 2, 3], { leaseReads: true, checkQuorum: false });
+    const leader = net.electLeader();
+    net.tickAll(3);
+    net.isolate(leader);
+    for (let t = 0; t < 9; t++) net.node(leader).tick();
+    net.deliver();
+    expect(net.node(leader).status().role).toBe('leader');
+    expect(net.node(leader).readIndex(6).ok).toBe(true);
+    const ready = net.node(leader).ready();
+    net.node(leader).advance();
+    expect(ready.readStates).toEqual([]);
+  });
+});
