@@ -519,12 +519,14 @@ export class RaftNode implements Executor {
   // Executor: what client connections call
 
   write(db: number, argv: readonly Buffer[], completion: Completion): void {
+    if (this.refuseWriteOnDiskFailure(completion)) return;
     this.route(db, [argv], completion, () => {
       this.propose(encodeWriteEntry({ timeMs: this.nowMs(), db, argv }), completion);
     });
   }
 
   transaction(db: number, commands: readonly (readonly Buffer[])[], watches: readonly Watch[], completion: Completion): void {
+    if (this.refuseWriteOnDiskFailure(completion)) return;
     if (watches.length > 0 && !this.isLeader() && this.options.followerMode === 'proxy') {
       // WATCH versions were read here; the leader's may differ, and forwarding WATCH itself
       // would watch at the wrong moment. Clients that WATCH must talk to the leader.
@@ -540,6 +542,11 @@ export class RaftNode implements Executor {
   read(db: number, argv: readonly Buffer[], consistency: ReadConsistency, completion: Completion): void {
     if (consistency === 'stale') {
       completion.complete(this.machine.read(db, argv, Date.now()));
+      return;
+    }
+    if (this.diskFailure !== undefined) {
+      // The driver loop is holding the batch the disk refused, so no ReadIndex round can run.
+      completion.complete(errorReply(`TRYAGAIN this node's disk failed (${this.diskFailure}); reads resume once it accepts writes again`));
       return;
     }
     this.route(db, [argv], completion, () => {
@@ -609,6 +616,17 @@ export class RaftNode implements Executor {
       this.stats.forwarded++;
       this.proxy.forward(db, commands, (reply) => completion.complete(reply));
     });
+  }
+
+  /**
+   * While this node's disk refuses writes, the driver loop is holding the failed batch and
+   * retrying it: a new write would only wait behind it, so it is refused at once, as Redis
+   * refuses writes with -MISCONF when it cannot persist.
+   */
+  private refuseWriteOnDiskFailure(completion: Completion): boolean {
+    if (this.diskFailure === undefined) return false;
+    completion.complete(errorReply(`MISCONF writes are refused: this node's disk failed (${this.diskFailure}); they resume once it accepts writes again`));
+    return true;
   }
 
   private movedOrDown(key: Buffer | undefined): Reply {
