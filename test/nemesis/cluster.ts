@@ -45,6 +45,8 @@ export interface NemesisClusterOptions {
   readonly snapshotEntries: number;
   /** How long a starting node may take to answer PING. */
   readonly startTimeoutMs: number;
+  /** More `raftis server` flags, e.g. --read-mode lease. */
+  readonly serverArgs: readonly string[];
 }
 
 export interface RaftInfo {
@@ -169,7 +171,7 @@ export class NemesisCluster {
       '--peer-port', String(PEER_PORT), '--http-port', String(HTTP_PORT), '--data-dir', node.dataDir,
       '--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks), '--command-timeout-ms', String(o.commandTimeoutMs),
       '--leader-wait-ms', String(o.leaderWaitMs), '--snapshot-entries', String(o.snapshotEntries), '--log-level', 'info',
-      ...node.membershipArgs,
+      ...o.serverArgs, ...node.membershipArgs,
     ];
     const log = fs.openSync(node.logFile, 'a');
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', log, log] });

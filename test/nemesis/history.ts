@@ -26,13 +26,16 @@ export class HistoryRecorder {
   private readonly fd: number;
   /** Every event so far, as the checker's parser would read them back from the file. */
   readonly events: HistoryEvent[] = [];
+  /** The node each invocation went to, by `${process}@${time}` (see verify.ts NodeOf). */
+  private readonly nodes = new Map<string, number>();
 
   constructor(readonly file: string, private readonly clock: RunClock) {
     this.fd = fs.openSync(file, 'w');
   }
 
-  invoke(process: number, f: KvFunction, key: string, value: RecordedValue, time = this.clock.now()): number {
-    this.write({ process, type: 'invoke', f, key, value, time });
+  /** `node`: the node the client sent it to (an extra field the checker ignores; for diagnosis). */
+  invoke(process: number, f: KvFunction, key: string, value: RecordedValue, node?: number, time = this.clock.now()): number {
+    this.write({ process, type: 'invoke', f, key, value, time }, node);
     return time;
   }
 
@@ -42,14 +45,23 @@ export class HistoryRecorder {
     return time;
   }
 
-  private write(event: { process: number; type: EventType; f: KvFunction; key: string; value: RecordedValue; time: number; error?: string }): void {
+  private write(event: { process: number; type: EventType; f: KvFunction; key: string; value: RecordedValue; time: number; error?: string },
+    node?: number): void {
     const line = this.events.length + 1;
     this.events.push({ ...event, line });
     const record: Record<string, unknown> = { process: event.process, type: event.type, f: event.f, key: event.key };
     if (event.value !== undefined) record.value = event.value;
     record.time = event.time;
     if (event.error !== undefined) record.error = event.error;
+    if (node !== undefined) {
+      record.node = node;
+      this.nodes.set(`${event.process}@${event.time}`, node);
+    }
     fs.writeSync(this.fd, `${JSON.stringify(record)}\n`);
+  }
+
+  nodeOf(process: number, callTime: number): number | undefined {
+    return this.nodes.get(`${process}@${callTime}`);
   }
 
   close(): void {

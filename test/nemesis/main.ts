@@ -15,7 +15,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseJsonHistory } from '../../src/check/index.js';
 import { faultNames, type FaultName } from './nemesis.js';
 import { defaultRunOptions, refusal, runNemesis } from './run.js';
-import { checkKeys, tornReads } from './verify.js';
+import { checkKeys, nodesOfHistory, tornReads } from './verify.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const d = defaultRunOptions;
@@ -59,6 +59,7 @@ async function main(): Promise<number> {
     .option('quiet-ms', { type: 'string', default: d.quietMs.join(','), describe: 'MIN,MAX: calm between faults' })
     .option('recovery-ms', { type: 'number', default: d.recoveryMs, describe: 'bound on recovery, final reads and convergence once faults stop' })
     .option('check-timeout', { type: 'number', default: d.checkTimeoutMs / 1000, describe: 'seconds of linearizability search per key' })
+    .option('server-args', { type: 'string', default: '', describe: 'more raftis server flags for every node, e.g. "--read-mode lease"' })
     .option('keep-data', { type: 'boolean', default: false, describe: 'keep node data directories when the run passes' })
     .option('check', { type: 'string', describe: 'only check a saved history.jsonl' })
     .strict()
@@ -96,6 +97,7 @@ async function main(): Promise<number> {
     opsPerKey: argv['ops-per-key'], clientTimeoutMs: argv['client-timeout-ms'], commandTimeoutMs: argv['command-timeout-ms'],
     tickMs: argv['tick-ms'], electionTicks: argv['election-ticks'], snapshotEntries: argv['snapshot-entries'], holdMs, quietMs,
     recoveryMs: argv['recovery-ms'], checkTimeoutMs: argv['check-timeout'] * 1000, keepData: argv['keep-data'],
+    serverArgs: argv['server-args'].split(/\s+/).filter((word) => word !== ''),
     echo: (line) => process.stdout.write(`${line}\n`),
   });
   const s = result.summary;
@@ -112,8 +114,9 @@ async function main(): Promise<number> {
 }
 
 function checkSaved(file: string, timeoutMs: number): number {
-  const events = parseJsonHistory(fs.readFileSync(file, 'utf8'));
-  const verdicts = checkKeys(events, timeoutMs);
+  const text = fs.readFileSync(file, 'utf8');
+  const events = parseJsonHistory(text);
+  const verdicts = checkKeys(events, timeoutMs, nodesOfHistory(text));
   let bad = 0;
   for (const verdict of verdicts) {
     if (verdict.result === 'linearizable') continue;

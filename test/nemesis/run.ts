@@ -12,6 +12,8 @@
 //
 // Whatever happens, the nftables table is deleted and every node process is killed: in a
 // finally block, and from process exit and signal handlers in case the harness itself dies.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor, NemesisCluster } from './cluster.js';
@@ -20,6 +22,8 @@ import { Nemesis, type Anomaly, type FaultName } from './nemesis.js';
 import { NetworkFaults, partitionsUnavailable } from './net.js';
 import { checkKeys, FINAL_READ_PROCESS_BASE, tornReads, type KeyVerdict, type TornRead } from './verify.js';
 import { classifyError, Workload } from './workload.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 export interface RunOptions {
   readonly timeSec: number;
@@ -44,6 +48,8 @@ export interface RunOptions {
   readonly checkTimeoutMs: number;
   /** Keep node data directories even when the run passes. */
   readonly keepData: boolean;
+  /** More `raftis server` flags for every node. */
+  readonly serverArgs: readonly string[];
   readonly echo: (line: string) => void;
 }
 
@@ -65,6 +71,7 @@ export const defaultRunOptions: Omit<RunOptions, 'out' | 'seed' | 'echo'> = {
   recoveryMs: 30_000,
   checkTimeoutMs: 60_000,
   keepData: false,
+  serverArgs: [],
 };
 
 export interface RunSummary {
@@ -113,7 +120,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   const cluster = new NemesisCluster({
     nodes: options.nodes, dir: path.join(out, 'nodes'), tickMs: options.tickMs, electionTicks: options.electionTicks,
     commandTimeoutMs: options.commandTimeoutMs, leaderWaitMs: options.commandTimeoutMs, snapshotEntries: options.snapshotEntries,
-    startTimeoutMs: 30_000,
+    startTimeoutMs: 30_000, serverArgs: options.serverArgs,
   });
   const net = options.faults.includes('partition') ? new NetworkFaults() : undefined;
   const cleanupSync = (): void => {
@@ -132,13 +139,17 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     { clients: options.clients, keys: options.keys, txnPairs: options.txnPairs, opsPerKey: options.opsPerKey,
       clientTimeoutMs: options.clientTimeoutMs, seed: options.seed },
     history,
-    () => cluster.memberIds().map((id) => cluster.hostOf(id)),
+    () => cluster.memberIds().map((id) => ({ id, host: cluster.hostOf(id) })),
   );
   const nemesis = new Nemesis(cluster, net, log, {
     faults: options.faults, seed: options.seed, nodes: options.nodes, holdMs: options.holdMs, quietMs: options.quietMs,
     changeTimeoutMs: 20_000,
   }, () => clock.now());
-  writeJson(path.join(out, 'run.json'), { options: { ...options, echo: undefined }, subnet: cluster.subnet, startWall: new Date(clock.startWallMs).toISOString(), nftTable: net?.table });
+  const sourceAtStart = sourceRevision();
+  writeJson(path.join(out, 'run.json'), {
+    options: { ...options, echo: undefined }, subnet: cluster.subnet, startWall: new Date(clock.startWallMs).toISOString(),
+    nftTable: net?.table, source: sourceAtStart,
+  });
   echo(`nemesis: seed=${options.seed} nodes=${options.nodes} time=${options.timeSec}s faults=${options.faults.join(',') || 'none'} subnet=${cluster.subnet}.0/24 out=${out}`);
 
   let finalDigest: string | undefined;
@@ -195,7 +206,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
 
   // Verdicts from the history alone, as a later `--check` of history.jsonl would compute them.
   const checkStarted = Date.now();
-  const verdicts = checkKeys(history.events, options.checkTimeoutMs);
+  const verdicts = checkKeys(history.events, options.checkTimeoutMs, (process, call) => history.nodeOf(process, call));
   const checkMs = Date.now() - checkStarted;
   const violations = verdicts.filter((verdict) => verdict.result === 'not-linearizable');
   const undecided = verdicts.filter((verdict) => verdict.result === 'unknown');
@@ -226,6 +237,11 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     torn,
     finalDigest,
   };
+  // Nodes run from the working tree (through tsx), so a restart picks up whatever src/ holds then.
+  const sourceAtEnd = sourceRevision();
+  if (JSON.stringify(sourceAtEnd) !== JSON.stringify(sourceAtStart)) {
+    nemesis.anomalies.push({ time: clock.now(), what: `src/ changed during the run (${sourceAtStart.head}${sourceAtStart.dirty ? '+' + sourceAtStart.dirty : ''} -> ${sourceAtEnd.head}${sourceAtEnd.dirty ? '+' + sourceAtEnd.dirty : ''}): restarted nodes ran different code` });
+  }
   log.log('verdict', { ok: failures.length === 0, operations: summary.operations, faults: nemesis.totalFaults(), keys: verdicts.length, checkMs });
   log.close();
   const runJson = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
@@ -271,7 +287,7 @@ async function finalReads(cluster: NemesisCluster, workload: Workload, history: 
     const p = process++;
     await attempt(async () => {
       const leader = await cluster.waitForLeader(Math.max(0, deadline - Date.now()));
-      history.invoke(p, 'read', key, undefined);
+      history.invoke(p, 'read', key, undefined, leader.id);
       try {
         const value = await cluster.admin(leader.id, (client) => client.get(key), 3000);
         history.complete(p, 'ok', 'read', key, value);
@@ -287,8 +303,8 @@ async function finalReads(cluster: NemesisCluster, workload: Workload, history: 
     const pb = process++;
     await attempt(async () => {
       const leader = await cluster.waitForLeader(Math.max(0, deadline - Date.now()));
-      const invoked = history.invoke(pa, 'read', a, undefined);
-      history.invoke(pb, 'read', b, undefined, invoked);
+      const invoked = history.invoke(pa, 'read', a, undefined, leader.id);
+      history.invoke(pb, 'read', b, undefined, leader.id, invoked);
       try {
         const replies = await cluster.admin(leader.id, (client) => client.multi().get(a).get(b).exec(), 3000);
         if (!replies) throw new Error('EXEC returned nil');
@@ -327,6 +343,13 @@ async function converge(cluster: NemesisCluster, timeoutMs: number): Promise<str
     if (Date.now() > deadline) throw new Error(`no agreement after ${timeoutMs} ms; last answers: ${last}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** The commit the nodes run and a hash of uncommitted changes under src/ (nodes run the working tree). */
+function sourceRevision(): { head: string; dirty: string } {
+  const git = (args: string[]): string => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const diff = git(['diff', 'HEAD', '--', 'src']);
+  return { head: git(['rev-parse', '--short', 'HEAD']), dirty: diff === '' ? '' : createHash('sha1').update(diff).digest('hex').slice(0, 10) };
 }
 
 function errorText(error: unknown): string {

@@ -38,14 +38,33 @@ export interface TornRead {
 
 const seconds = (ns: number): string => (ns === Infinity ? '∞' : `${(ns / 1e9).toFixed(6)}s`);
 
-function describe(op: KvOperation): string {
-  const who = op.clientId >= FINAL_READ_PROCESS_BASE ? 'final read' : `process ${op.clientId}`;
-  const returned = op.return === Infinity ? 'never returned' : `returned ${seconds(op.return)}`;
-  return `${who}: ${describeKvOperation(op.input, op.output)} (called ${seconds(op.call)}, ${returned})`;
+/** Which node an operation was sent to, by process and invocation time, when the history says. */
+export type NodeOf = (process: number, callTime: number) => number | undefined;
+
+/** Reads the `node` field the harness adds to invocation lines (the checker ignores it). */
+export function nodesOfHistory(text: string): NodeOf {
+  const nodes = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.includes('"node"')) continue;
+    const record = JSON.parse(line) as { process: number; type: string; time: number; node?: number };
+    if (record.type === 'invoke' && record.node !== undefined) nodes.set(`${record.process}@${record.time}`, record.node);
+  }
+  return (process, callTime) => nodes.get(`${process}@${callTime}`);
+}
+
+function describer(nodeOf: NodeOf): (op: KvOperation) => string {
+  return (op) => {
+    const who = op.clientId >= FINAL_READ_PROCESS_BASE ? 'final read' : `process ${op.clientId}`;
+    const node = nodeOf(op.clientId, op.call);
+    const via = node === undefined ? '' : ` via n${node}`;
+    const returned = op.return === Infinity ? 'never returned' : `returned ${seconds(op.return)}`;
+    return `${who}${via}: ${describeKvOperation(op.input, op.output)} (called ${seconds(op.call)}, ${returned})`;
+  };
 }
 
 /** Checks each key on its own, with its own time budget; keys in name order. */
-export function checkKeys(events: readonly HistoryEvent[], timeoutMsPerKey: number): KeyVerdict[] {
+export function checkKeys(events: readonly HistoryEvent[], timeoutMsPerKey: number, nodeOf: NodeOf = () => undefined): KeyVerdict[] {
+  const describe = describer(nodeOf);
   const byKey = new Map<string, KvOperation[]>();
   for (const op of eventsToOperations(events)) {
     const ops = byKey.get(op.input.key) ?? [];

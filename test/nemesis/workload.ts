@@ -100,6 +100,12 @@ export interface WorkloadStats {
   readonly errors: Map<string, number>;
 }
 
+interface Connection {
+  readonly client: Redis;
+  /** The node it is connected to. */
+  readonly node: number;
+}
+
 type Op =
   | { kind: 'read' | 'write' | 'cas'; key: string }
   | { kind: 'txn-write' | 'txn-read'; pair: string };
@@ -117,7 +123,7 @@ export class Workload {
     private readonly options: WorkloadOptions,
     private readonly history: HistoryRecorder,
     /** Nodes a client may dial now (members, whatever their state: clients do not know). */
-    private readonly targets: () => readonly string[],
+    private readonly targets: () => readonly { id: number; host: string }[],
   ) {
     this.singles = new KeyPool('k', options.keys, options.opsPerKey);
     this.pairs = new KeyPool('t', options.txnPairs, Math.max(1, Math.floor(options.opsPerKey / 2)));
@@ -160,35 +166,35 @@ export class Workload {
 
   private async runClient(index: number): Promise<void> {
     const prng = new SeededPrng((this.options.seed * 1_000_003 + index * 7919) >>> 0);
-    let client: Redis | undefined;
+    let connection: Connection | undefined;
     while (!this.stopping) {
-      if (!client) {
-        client = await this.connect(prng);
-        if (!client) continue;
+      if (!connection) {
+        connection = await this.connect(prng);
+        if (!connection) continue;
       }
-      const keep = await this.runOne(index, client, this.nextOp(prng));
+      const keep = await this.runOne(index, connection, this.nextOp(prng));
       if (!keep) {
-        client.disconnect();
-        client = undefined;
+        connection.client.disconnect();
+        connection = undefined;
       }
     }
-    client?.disconnect();
+    connection?.client.disconnect();
   }
 
   /** Dials a random target; undefined (after a short pause so a dead node is not hammered) when that fails. */
-  private async connect(prng: SeededPrng): Promise<Redis | undefined> {
+  private async connect(prng: SeededPrng): Promise<Connection | undefined> {
     const targets = this.targets();
-    const host = targets[prng.nextInt(Math.max(1, targets.length))];
-    if (host === undefined) throw new Error('no node to connect to');
+    const target = targets[prng.nextInt(Math.max(1, targets.length))];
+    if (target === undefined) throw new Error('no node to connect to');
     const client = new Redis({
-      host, port: CLIENT_PORT, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+      host: target.host, port: CLIENT_PORT, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
       retryStrategy: () => null, autoResendUnfulfilledCommands: false, enableReadyCheck: false,
       connectTimeout: this.options.clientTimeoutMs, commandTimeout: this.options.clientTimeoutMs,
     });
     client.on('error', () => undefined);
     try {
       await client.connect();
-      return client;
+      return { client, node: target.id };
     } catch {
       client.disconnect();
       // Pacing between dial attempts, not a wait for a condition: the next attempt picks anew.
@@ -207,18 +213,18 @@ export class Workload {
   }
 
   /** Runs one operation and records it; false when the connection should be dropped. */
-  private async runOne(index: number, client: Redis, op: Op): Promise<boolean> {
+  private async runOne(index: number, { client, node }: Connection, op: Op): Promise<boolean> {
     const process = 2 * index;
     const value = `${index}-${this.history.events.length}`;
     switch (op.kind) {
       case 'read':
-        return this.single(client, process, 'read', op.key, undefined, async () => {
+        return this.single(node, process, 'read', op.key, undefined, async () => {
           const read = await client.get(op.key);
           if (read !== null) this.lastSeen.set(op.key, read);
           return { outcome: 'ok', value: read };
         });
       case 'write':
-        return this.single(client, process, 'write', op.key, value, async () => {
+        return this.single(node, process, 'write', op.key, value, async () => {
           const reply = await client.set(op.key, value);
           if (reply !== 'OK') throw new Error(`unexpected SET reply ${JSON.stringify(reply)}`);
           this.lastSeen.set(op.key, value);
@@ -226,7 +232,7 @@ export class Workload {
         });
       case 'cas': {
         const from = this.lastSeen.get(op.key) as string;
-        return this.single(client, process, 'cas', op.key, [from, value], async () => {
+        return this.single(node, process, 'cas', op.key, [from, value], async () => {
           const reply = await client.call('SET', op.key, value, 'IFEQ', from);
           if (reply === 'OK') {
             this.lastSeen.set(op.key, value);
@@ -238,16 +244,16 @@ export class Workload {
       }
       case 'txn-write':
       case 'txn-read':
-        return this.transaction(client, index, op.kind, op.pair, `t${value}`);
+        return this.transaction(client, node, index, op.kind, op.pair, `t${value}`);
       default:
         return assertNever(op);
     }
   }
 
-  private async single(client: Redis, process: number, f: KvFunction, key: string,
+  private async single(node: number, process: number, f: KvFunction, key: string,
     value: string | [string, string] | undefined,
     run: () => Promise<{ outcome: Outcome; value: string | null | [string, string] }>): Promise<boolean> {
-    this.history.invoke(process, f, key, value);
+    this.history.invoke(process, f, key, value, node);
     try {
       const result = await run();
       this.history.complete(process, result.outcome, f, key, result.value);
@@ -262,13 +268,13 @@ export class Workload {
     }
   }
 
-  private async transaction(client: Redis, index: number, kind: 'txn-write' | 'txn-read', pair: string, value: string): Promise<boolean> {
+  private async transaction(client: Redis, node: number, index: number, kind: 'txn-write' | 'txn-read', pair: string, value: string): Promise<boolean> {
     const [a, b] = Workload.pairKeys(pair);
     const processes = [2 * index, 2 * index + 1] as const;
     const f: KvFunction = kind === 'txn-write' ? 'write' : 'read';
     const input = kind === 'txn-write' ? value : undefined;
-    const invoked = this.history.invoke(processes[0], f, a, input);
-    this.history.invoke(processes[1], f, b, input, invoked);
+    const invoked = this.history.invoke(processes[0], f, a, input, node);
+    this.history.invoke(processes[1], f, b, input, node, invoked);
     try {
       const multi = client.multi();
       if (kind === 'txn-write') multi.set(a, value).set(b, value);
