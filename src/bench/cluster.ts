@@ -4,39 +4,14 @@
 // leader) owning all 16384 slots and redirects writes sent to a follower with -MOVED, so a
 // memtier-style client reaches the leader whichever node it starts from.
 
+import { keySlot } from '../server/slots.js';
 import { RespError, type RespValue } from './resp-value.js';
 
-export const SLOT_COUNT = 16_384;
+export { SLOT_COUNT } from '../server/slots.js';
 
-const CRC16_TABLE = (() => {
-  const table = new Uint16Array(256);
-  for (let byte = 0; byte < 256; byte++) {
-    let crc = byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    table[byte] = crc;
-  }
-  return table;
-})();
-
-/** CRC16/XMODEM (polynomial 0x1021, initial 0), continued from `crc` over bytes [start, end). */
-export function crc16(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
-  let value = crc;
-  for (let i = start; i < end; i++) {
-    value = ((value << 8) & 0xffff) ^ (CRC16_TABLE[((value >>> 8) ^ (bytes[i] as number)) & 0xff] as number);
-  }
-  return value;
-}
-
-/** The hash slot of a key, as Redis Cluster computes it (cluster.c, keyHashSlot). */
+/** The hash slot of a key, as Redis Cluster computes it (one implementation: src/server/slots.ts). */
 export function keyHashSlot(key: Uint8Array | string): number {
-  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-  const open = bytes.indexOf(0x7b);
-  if (open !== -1) {
-    const close = bytes.indexOf(0x7d, open + 1);
-    // An empty tag "{}" does not count: the whole key is hashed.
-    if (close !== -1 && close !== open + 1) return crc16(bytes, 0, open + 1, close) & (SLOT_COUNT - 1);
-  }
-  return crc16(bytes) & (SLOT_COUNT - 1);
+  return keySlot(typeof key === 'string' ? Buffer.from(key, 'utf8') : key);
 }
 
 /**
