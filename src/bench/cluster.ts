@@ -4,12 +4,13 @@
 // leader) owning all 16384 slots and redirects writes sent to a follower with -MOVED, so a
 // memtier-style client reaches the leader whichever node it starts from.
 
-import { keySlot } from '../server/slots.js';
+import { crc16, CRC16_TABLE, keySlot, SLOT_COUNT } from '../server/slots.js';
 import { RespError, type RespValue } from './resp-value.js';
 
-export { SLOT_COUNT } from '../server/slots.js';
+// One CRC16 and slot rule for the whole project: src/server/slots.ts.
+export { crc16, SLOT_COUNT } from '../server/slots.js';
 
-/** The hash slot of a key, as Redis Cluster computes it (one implementation: src/server/slots.ts). */
+/** The hash slot of a key, as Redis Cluster computes it (cluster.c, keyHashSlot). */
 export function keyHashSlot(key: Uint8Array | string): number {
   return keySlot(typeof key === 'string' ? Buffer.from(key, 'utf8') : key);
 }
