@@ -14,8 +14,9 @@
 // place of its invalid bytes.
 //
 // Errors are JSON {"error": message}: 400 for bad input, 413 for a body over the admin port's
-// bound (admin-http.ts answers that one before any route runs), 503 when there is no leader
-// (CLUSTERDOWN, or TRYAGAIN while leadership moves), 500 for any other error the command returns.
+// bound (admin-http.ts answers that one before any route runs), 503 when there is no leader or
+// the node cannot serve for now (CLUSTERDOWN, TRYAGAIN, MISCONF: see statusOfError), 500 for any
+// other error the command returns.
 
 import type { Reply } from '../resp/reply.js';
 import type { AdminRequest, AdminResponse, AdminRoute } from './admin-http.js';
@@ -51,10 +52,16 @@ function ok(body: unknown): AdminResponse {
   return { status: 200, body };
 }
 
-/** The status for an error reply: no leader (now) is 503, anything else 500. */
+/**
+ * The status for an error reply. 503 when the cluster or this node cannot serve for now and the
+ * request was not applied: no leader (CLUSTERDOWN), leadership moving or a disk failure holding
+ * reads (TRYAGAIN), a failed disk refusing writes (MISCONF). Anything else is 500.
+ */
 export function statusOfError(message: string): number {
-  return message.startsWith('CLUSTERDOWN') || message.startsWith('TRYAGAIN') ? 503 : 500;
+  return UNAVAILABLE_CODES.some((code) => message.startsWith(code)) ? 503 : 500;
 }
+
+const UNAVAILABLE_CODES = ['CLUSTERDOWN ', 'TRYAGAIN ', 'MISCONF '];
 
 function failure(error: unknown): AdminResponse {
   if (error instanceof BadRequest) return { status: 400, body: { error: error.message } };

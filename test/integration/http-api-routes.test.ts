@@ -122,7 +122,8 @@ describe('errors from the command path', () => {
     ['CLUSTERDOWN no leader elected within 500 ms', 503],
     ['TRYAGAIN this node lost leadership; retry', 503],
     ['TIMEOUT the command was not confirmed in time: it may or may not have been applied', 500],
-    ['MISCONF writes are refused: the disk failed (ENOSPC)', 500],
+    ['MISCONF writes are refused: the disk failed (ENOSPC)', 503],
+    ["TRYAGAIN this node's disk failed (ENOSPC); reads resume once it accepts writes again", 503],
     ['ERR connection to the leader lost: the command may or may not have been applied', 500],
   ])('%s → %i with the error text', async (reply, status) => {
     const failing = api(answering(reply));
