@@ -10,6 +10,8 @@ import type { Reply } from '../resp/reply.js';
 
 interface Pending {
   readonly complete: (reply: Reply) => void;
+  /** Called instead of complete when the connection never reached the leader. */
+  readonly undelivered?: () => void;
   /** Replies to skip (our own SELECT) before the one for this request. */
   readonly internal: boolean;
 }
@@ -124,13 +126,14 @@ class ProxyConnection {
   constructor(host: string, port: number, localAddress: string, password: string | undefined, private readonly onClose: (conn: ProxyConnection) => void) {
     // Dial from the node's own address, as peer connections do, so the proxy path is part of the
     // node's network identity (a firewall rule or partition on that address covers it too).
-    this.socket = net.connect({ host, port, localAddress });
+    this.socket = net.connect({ host, port, ...(net.isIP(localAddress) ? { localAddress } : {}) });
     this.socket.setNoDelay(true);
     const hello = password === undefined
       ? [Buffer.from('HELLO'), Buffer.from('3')]
       : [Buffer.from('HELLO'), Buffer.from('3'), Buffer.from('AUTH'), Buffer.from('default'), Buffer.from(password)];
     this.pending.push({ internal: true, complete: () => undefined });
     this.socket.write(encodeCommand(hello));
+    this.socket.once('connect', () => { this.connected = true; });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => this.close());
     this.socket.on('close', () => this.close());
@@ -147,8 +150,10 @@ class ProxyConnection {
   }
 
   private retiring = false;
+  /** Until the socket connects, nothing sent has reached the leader. */
+  private connected = false;
 
-  send(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void): void {
+  send(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void, undelivered?: () => void): void {
     const out: Buffer[] = [];
     if (db !== this.db) {
       out.push(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(db))]));
@@ -157,7 +162,7 @@ class ProxyConnection {
     }
     commands.forEach((argv, k) => {
       out.push(encodeCommand(argv));
-      this.pending.push({ internal: k < commands.length - 1, complete });
+      this.pending.push({ internal: k < commands.length - 1, complete, undelivered });
     });
     this.socket.write(out.length === 1 ? out[0] as Buffer : Buffer.concat(out));
   }
@@ -187,7 +192,11 @@ class ProxyConnection {
     this.closed = true;
     this.socket.destroy();
     const lost: Reply = { kind: 'error', value: 'ERR connection to the leader lost: the command may or may not have been applied' };
-    for (const waiter of this.pending.splice(0)) if (!waiter.internal) waiter.complete(lost);
+    for (const waiter of this.pending.splice(0)) {
+      if (waiter.internal) continue;
+      if (!this.connected && waiter.undelivered) waiter.undelivered();
+      else waiter.complete(lost);
+    }
     this.onClose(this);
   }
 }
@@ -215,7 +224,7 @@ export class LeaderProxy {
   }
 
   /** Sends commands (replies to all but the last are swallowed) and completes with the last reply. */
-  forward(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void): void {
+  forward(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void, undelivered?: () => void): void {
     const target = this.target;
     if (!target) {
       complete({ kind: 'error', value: 'CLUSTERDOWN no leader to forward to' });
@@ -227,7 +236,7 @@ export class LeaderProxy {
       }));
     }
     const conn = this.connections[this.nextConnection++ % this.connections.length] as ProxyConnection;
-    conn.send(db, commands, complete);
+    conn.send(db, commands, complete, undelivered);
   }
 
   close(): void {

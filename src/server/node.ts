@@ -57,7 +57,7 @@ async function loadBootstrap(options: NodeOptions, log: Logger): Promise<Bootstr
     }
     const members = new Map(saved.members.map(({ id, host, clientPort, peerPort }) => [id, { host, clientPort, peerPort }]));
     const flagged = [...options.peers.keys()].sort().join(',');
-    if (options.peers.size > 0 && flagged !== [...saved.voters].sort().join(',')) {
+    if (options.peersFromFlag && flagged !== [...saved.voters].sort().join(',')) {
       log.warn({ file, saved: saved.voters, flags: flagged }, '--peers differs from the bootstrapped membership and is ignored (membership comes from the log)');
     }
     return { clusterId: saved.clusterId, voters: saved.voters, members };
@@ -95,6 +95,8 @@ export interface NodeOptions {
   readonly dataDir: string;
   /** Every initial member, this node included. Empty when joining an existing cluster. */
   readonly peers: ReadonlyMap<NodeId, MemberAddress>;
+  /** Whether `peers` came from --peers (rather than the single-node default). */
+  readonly peersFromFlag?: boolean;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -590,7 +592,7 @@ export class RaftNode implements Executor {
    * Runs `local` on the leader; on a follower forwards `commands` to the leader (or answers
    * -MOVED); with no leader known, waits for one up to leaderWaitMs.
    */
-  private route(db: number, commands: readonly (readonly Buffer[])[], completion: Completion, local: () => void): void {
+  private route(db: number, commands: readonly (readonly Buffer[])[], completion: Completion, local: () => void, alwaysForward = false): void {
     if (this.closed) {
       completion.complete(errorReply('CLUSTERDOWN this node is shutting down'));
       return;
@@ -604,17 +606,25 @@ export class RaftNode implements Executor {
       if (leader === NONE || !this.members.has(leader)) {
         this.leaderWaiters.push({
           deadline: Date.now() + this.options.leaderWaitMs,
-          run: () => this.route(db, commands, completion, local),
+          run: () => this.route(db, commands, completion, local, alwaysForward),
           fail: (reply) => completion.complete(reply),
         });
         return;
       }
-      if (this.options.followerMode === 'redirect') {
+      if (this.options.followerMode === 'redirect' && !alwaysForward) {
         completion.complete(this.movedOrDown(commands[commands.length === 1 ? 0 : 1]?.[1]));
         return;
       }
       this.stats.forwarded++;
-      this.proxy.forward(db, commands, (reply) => completion.complete(reply));
+      this.proxy.forward(db, commands, (reply) => completion.complete(reply), () => {
+        // The leader could not be reached at all, so the command was never delivered: wait for
+        // a (possibly new) leader like any command that finds none, instead of failing it.
+        this.leaderWaiters.push({
+          deadline: Date.now() + this.options.leaderWaitMs,
+          run: () => this.route(db, commands, completion, local, alwaysForward),
+          fail: (reply) => completion.complete(reply),
+        });
+      });
     });
   }
 
@@ -703,13 +713,14 @@ export class RaftNode implements Executor {
   // ---------------------------------------------------------------------------------------------
   // Membership and leadership (CLUSTER ADDNODE / REMOVENODE / FAILOVER / LEAVE)
 
-  /** Proposes a membership change; `done` gets +OK once it is applied here. */
-  changeMembership(change: ConfChange, done: (reply: Reply) => void): void {
-    this.withRaft(() => {
-      if (this.raft.status().role !== 'leader') {
-        done(this.movedOrDown(undefined));
-        return;
-      }
+  /**
+   * Proposes a membership change; `done` gets +OK once it is applied. On a follower the change
+   * is forwarded to the leader as the equivalent CLUSTER command naming the same node (never
+   * answered with -MOVED: `redis-cli -c` would follow it and CLUSTER LEAVE would then remove the
+   * leader instead of this node).
+   */
+  changeMembership(change: ConfChange, forwarded: readonly Buffer[], done: (reply: Reply) => void): void {
+    this.route(0, [forwarded], { complete: done }, () => {
       const result = this.raft.proposeConfChange(change);
       if (!result.ok) {
         done(this.refusal(result));
@@ -717,15 +728,16 @@ export class RaftNode implements Executor {
       }
       this.lastProposedIndex = result.index;
       this.pendingConf.set(result.index, { term: result.term, done });
-    });
+    }, true);
   }
 
   addNode(id: NodeId, address: MemberAddress, done: (reply: Reply) => void): void {
-    this.changeMembership({ type: 'addLearner', nodeId: id, context: encodeMemberAddress(address) }, done);
+    const argv = ['CLUSTER', 'ADDNODE', String(id), address.host, String(address.clientPort), String(address.peerPort)].map((arg) => Buffer.from(arg));
+    this.changeMembership({ type: 'addLearner', nodeId: id, context: encodeMemberAddress(address) }, argv, done);
   }
 
   removeNode(id: NodeId, done: (reply: Reply) => void): void {
-    this.changeMembership({ type: 'remove', nodeId: id, context: EMPTY }, done);
+    this.changeMembership({ type: 'remove', nodeId: id, context: EMPTY }, ['CLUSTER', 'REMOVENODE', String(id)].map((arg) => Buffer.from(arg)), done);
   }
 
   /** Transfers leadership to `to` (or the most caught-up voter); resolves once someone else leads. */

@@ -3,7 +3,7 @@
 // its owner, and closes exactly once with a reason the owner logs. It knows nothing of queues,
 // reconnects or snapshots: those belong to PeerTransport.
 
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import type { NodeId } from '../raft/types.js';
 import { CodecError, encodeFrame, FrameDecoder, type Frame, type HelloFrame, type Lane } from './codec.js';
 import { checkHello, handshakeProof, newNonce, proofMatches, type ListenerIdentity, type Refusal } from './handshake.js';
@@ -95,7 +95,7 @@ export class PeerConnection {
   static dial(ctx: ConnectionContext, to: NodeId, address: { readonly host: string; readonly port: number }, lane: Lane, events: ConnectionEvents): PeerConnection {
     // Dial from our own address, so that a peer (and a firewall rule in a partition test) sees
     // traffic coming from the node's address rather than 127.0.0.1.
-    const socket = connect({ host: address.host, port: address.port, localAddress: ctx.listen.host });
+    const socket = connect({ host: address.host, port: address.port, ...(isIP(ctx.listen.host) ? { localAddress: ctx.listen.host } : {}) });
     const conn = new PeerConnection(ctx, 'dialer', socket, to, lane, events);
     socket.once('connect', () => conn.sendHello());
     return conn;

@@ -42,3 +42,28 @@ describe.skipIf(!HAVE_REDIS_CLI)('redirect mode with redis-cli -c', () => {
     expect(redisCli(otherNode.host, otherNode.port, 'GET', 'foo')).toBe('baz');
   });
 });
+
+describe.skipIf(!HAVE_REDIS_CLI)('CLUSTER LEAVE sent to a follower in redirect mode', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ nodes: 3, extraArgs: ['--follower-mode', 'redirect'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  // Regression: the follower answered -MOVED, redis-cli -c followed it to the leader, and the
+  // leader removed itself. Membership commands are forwarded, naming the node they came to.
+  it('removes that follower, not the leader', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const { host, port } = cluster.node(follower);
+    expect(redisCli(host, port, 'CLUSTER', 'LEAVE')).toBe('OK');
+    await waitFor(`node ${follower} to stop`, () => (cluster.node(follower).process?.exitCode !== null ? true : undefined), 20_000);
+    const info = await cluster.infoRaft(leader);
+    expect(info.raft_role).toBe('leader');
+    expect(Number(info.raft_num_voting_nodes)).toBe(2);
+  });
+});

@@ -32,7 +32,10 @@ async function clusterUp(args: ClusterUpArgs): Promise<void> {
   const children: ChildProcess[] = [];
   const exited: Promise<number | null>[] = [];
   for (let id = 1; id <= args.nodes; id++) {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...clusterNodeArgs(args, id)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Each node gets its own process group: Ctrl-C in the terminal then reaches only this
+    // parent, which stops every node once, gracefully (SIGTERM), instead of each node getting
+    // SIGINT from the terminal and SIGTERM from here (a second signal means "exit now").
+    const child = spawn(process.execPath, [...process.execArgv, script, ...clusterNodeArgs(args, id)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;

@@ -94,6 +94,7 @@ export async function runServer(args: ServerArgs): Promise<void> {
     httpPort: args['http-port'] ?? args.port + 2000,
     dataDir: path.resolve(args['data-dir'] ?? path.join('data', `n${args.id}`)),
     peers,
+    peersFromFlag: args.peers !== '',
     tickMs: args['tick-ms'],
     electionTicks: args['election-ticks'],
     heartbeatTicks: args['heartbeat-ticks'],
@@ -146,6 +147,11 @@ async function joinCluster(via: string, id: number, self: MemberAddress, passwor
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const moved = /^MOVED \d+ (\S+)$/.exec(message);
+      if (/invalid membership change/.test(message)) {
+        // Already a member (added by hand, or an earlier attempt whose reply was lost).
+        logger.info({ via: target }, 'this node is already a member; not joining again');
+        return;
+      }
       if (moved) target = moved[1] as string;
       else logger.warn({ via: target, error: message }, 'join attempt failed; retrying');
       if (!moved) await new Promise((resolve) => setTimeout(resolve, 500));
