@@ -15,7 +15,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseJsonHistory } from '../../src/check/index.js';
 import { faultNames, type FaultName } from './nemesis.js';
 import { defaultRunOptions, refusal, runNemesis } from './run.js';
-import { checkKeys, nodesOfHistory, tornReads } from './verify.js';
+import { checkKeys, nodesOfHistory, phantomWrites, tornReads } from './verify.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const d = defaultRunOptions;
@@ -122,6 +122,10 @@ function checkSaved(file: string, timeoutMs: number): number {
     if (verdict.result === 'linearizable') continue;
     bad++;
     process.stdout.write(`${verdict.explanation.join('\n')}\n`);
+  }
+  for (const p of phantomWrites(events)) {
+    bad++;
+    process.stdout.write(`a write reported as not applied took effect: ${p.key}=${p.value} by process ${p.process} got "${p.error}", but process ${p.seenBy} saw it\n`);
   }
   for (const read of tornReads(events)) {
     bad++;

@@ -20,7 +20,7 @@ import { waitFor, NemesisCluster } from './cluster.js';
 import { EventLog, HistoryRecorder, RunClock } from './history.js';
 import { Nemesis, type Anomaly, type FaultName } from './nemesis.js';
 import { NetworkFaults, partitionsUnavailable } from './net.js';
-import { checkKeys, FINAL_READ_PROCESS_BASE, tornReads, type KeyVerdict, type TornRead } from './verify.js';
+import { checkKeys, FINAL_READ_PROCESS_BASE, phantomWrites, tornReads, type KeyVerdict, type PhantomWrite, type TornRead } from './verify.js';
 import { classifyError, Workload } from './workload.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -87,6 +87,7 @@ export interface RunSummary {
   readonly violations: readonly KeyVerdict[];
   readonly undecided: readonly KeyVerdict[];
   readonly torn: readonly TornRead[];
+  readonly phantoms: readonly PhantomWrite[];
   readonly finalDigest: string | undefined;
 }
 
@@ -209,16 +210,20 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   const verdicts = checkKeys(history.events, options.checkTimeoutMs, (process, call) => history.nodeOf(process, call));
   const checkMs = Date.now() - checkStarted;
   const violations = verdicts.filter((verdict) => verdict.result === 'not-linearizable');
+  const historyLines = violations.length > 0 ? fs.readFileSync(history.file, 'utf8').split('\n') : [];
   const undecided = verdicts.filter((verdict) => verdict.result === 'unknown');
   for (const verdict of violations) {
     const file = path.join(out, `violation-${verdict.key}.jsonl`);
-    fs.writeFileSync(file, history.events.filter((event) => event.key === verdict.key)
-      .map((event) => JSON.stringify({ process: event.process, type: event.type, f: event.f, key: event.key,
-        ...(event.value === undefined ? {} : { value: event.value }), time: event.time, ...(event.error === undefined ? {} : { error: event.error }) }))
-      .join('\n') + '\n');
+    const keyField = `"key":${JSON.stringify(verdict.key)},`;
+    fs.writeFileSync(file, historyLines.filter((line) => line.includes(keyField)).join('\n') + '\n');
     fail(`linearizability violation on key ${verdict.key} (${file}):\n${verdict.explanation.join('\n')}`);
   }
   for (const verdict of undecided) fail(`no linearizability verdict: ${verdict.explanation.join(' ')}`);
+  const phantoms = phantomWrites(history.events);
+  for (const p of phantoms) {
+    fail(`a write reported as not applied took effect: ${p.key}=${p.value} by process ${p.process} (called ${(p.call / 1e9).toFixed(3)}s via n${history.nodeOf(p.process, p.call) ?? '?'}) `
+      + `got "${p.error}" at ${(p.failedAt / 1e9).toFixed(3)}s, but process ${p.seenBy} saw the value at ${(p.seenAt / 1e9).toFixed(3)}s`);
+  }
   const torn = tornReads(history.events);
   for (const read of torn) fail(`transaction atomicity: a MULTI GET of ${read.pair} saw a=${String(read.a)} b=${String(read.b)} (process ${read.process}, ${(read.time / 1e9).toFixed(3)}s)`);
 
@@ -235,6 +240,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     violations,
     undecided,
     torn,
+    phantoms,
     finalDigest,
   };
   // Nodes run from the working tree (through tsx), so a restart picks up whatever src/ holds then.

@@ -5,7 +5,7 @@
 // calling an unknown outcome "failed" would hide exactly the bugs the nemesis is for.
 import { describe, expect, it } from 'vitest';
 import type { HistoryEvent } from '../../src/check/index.js';
-import { checkKeys, FINAL_READ_PROCESS_BASE, tornReads } from './verify.js';
+import { checkKeys, FINAL_READ_PROCESS_BASE, phantomWrites, tornReads } from './verify.js';
 import { classifyError } from './workload.js';
 
 type Line = [process: number, type: HistoryEvent['type'], f: HistoryEvent['f'], key: string, value: HistoryEvent['value'], time: number, error?: string];
@@ -66,6 +66,28 @@ describe('nemesis verdicts', () => {
       [FINAL, 'ok', 'read', 'k0', '0-1', 110],
     ]), 5000);
     expect(verdicts[0]?.result).toBe('not-linearizable');
+  });
+
+  it('names a write reported as not applied whose value was seen, by a read or by a cas', () => {
+    const lost = 'ERR the command was lost in a leader change; it was not applied';
+    const history = events([
+      [0, 'invoke', 'write', 'k0', '0-1', 10],
+      [0, 'fail', 'write', 'k0', undefined, 20, lost],
+      [2, 'invoke', 'cas', 'k1', ['x', '1-2'], 10],
+      [2, 'fail', 'cas', 'k1', undefined, 20, lost],
+      [4, 'invoke', 'write', 'k2', '2-3', 10],
+      [4, 'fail', 'write', 'k2', undefined, 20, 'CLUSTERDOWN no leader'],
+      [6, 'invoke', 'read', 'k0', undefined, 30],
+      [6, 'ok', 'read', 'k0', '0-1', 40],
+      [8, 'invoke', 'cas', 'k1', ['1-2', '4-5'], 30],
+      [8, 'ok', 'cas', 'k1', ['1-2', '4-5'], 40],
+      // Seen before the error reply arrived (the reply came late, after a snapshot install).
+      [10, 'invoke', 'write', 'k3', '5-6', 50],
+      [12, 'invoke', 'read', 'k3', undefined, 60],
+      [12, 'ok', 'read', 'k3', '5-6', 70],
+      [10, 'fail', 'write', 'k3', undefined, 80, lost],
+    ]);
+    expect(phantomWrites(history).map((p) => [p.key, p.value, p.seenBy])).toEqual([['k0', '0-1', 6], ['k1', '1-2', 8], ['k3', '5-6', 12]]);
   });
 
   it('checks each key on its own and names the bad one', () => {

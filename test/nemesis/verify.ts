@@ -113,6 +113,58 @@ export function checkKeys(events: readonly HistoryEvent[], timeoutMsPerKey: numb
   return verdicts;
 }
 
+/** A write the server said did not happen, whose value someone later saw. */
+export interface PhantomWrite {
+  readonly key: string;
+  readonly value: string;
+  readonly process: number;
+  readonly call: number;
+  readonly failedAt: number;
+  readonly error: string;
+  /** The first operation that saw the value: a read of it, or a cas that compared equal to it. */
+  readonly seenBy: number;
+  readonly seenAt: number;
+}
+
+/**
+ * Writes and cas that completed `fail` with an error (the server said they were not applied)
+ * but whose value was later read, or matched by a successful cas. Values are never written
+ * twice, so any such sighting proves the write took effect: the error reply was wrong. The
+ * linearizability check fails such a history too; this names the cause.
+ */
+export function phantomWrites(events: readonly HistoryEvent[]): PhantomWrite[] {
+  // Pair each completion with its invocation once; the sighting may come before the error reply.
+  const completed: { call: HistoryEvent; done: HistoryEvent }[] = [];
+  const invoked = new Map<number, HistoryEvent>();
+  for (const event of events) {
+    if (event.type === 'invoke') {
+      invoked.set(event.process, event);
+      continue;
+    }
+    const call = invoked.get(event.process);
+    invoked.delete(event.process);
+    if (call) completed.push({ call, done: event });
+  }
+  const failed = new Map<string, Omit<PhantomWrite, 'seenBy' | 'seenAt'>>();
+  for (const { call, done } of completed) {
+    const written = call.f === 'write' ? call.value : call.f === 'cas' && Array.isArray(call.value) ? call.value[1] : undefined;
+    if (done.type === 'fail' && done.error !== undefined && typeof written === 'string') {
+      failed.set(`${call.key}\u0000${written}`, { key: call.key, value: written, process: call.process, call: call.time, failedAt: done.time, error: done.error });
+    }
+  }
+  const found: PhantomWrite[] = [];
+  for (const { call, done } of completed) {
+    if (done.type !== 'ok') continue;
+    const seen = call.f === 'read' ? done.value : call.f === 'cas' && Array.isArray(call.value) ? call.value[0] : undefined;
+    if (typeof seen !== 'string') continue;
+    const phantom = failed.get(`${call.key}\u0000${seen}`);
+    if (!phantom) continue;
+    failed.delete(`${call.key}\u0000${seen}`);
+    found.push({ ...phantom, seenBy: call.process, seenAt: done.time });
+  }
+  return found;
+}
+
 /** Transactional reads of a pair that saw its two keys differ. */
 export function tornReads(events: readonly HistoryEvent[]): TornRead[] {
   // An ok read of "<pair>.a" by process 2i and one of "<pair>.b" by process 2i+1 invoked at the
