@@ -7,8 +7,8 @@
 // 2. Loads both with `redis-benchmark -r 1000000 -n 1000000 -t set -d 64 -P 16` (the issue's
 //    command: random keys, so about 63% of the million names get written), and reads INFO memory
 //    and DBSIZE on both.
-// 3. Unless --skip-fill, writes every one of the million keys with raftis bench
-//    (--key-pattern P:P -n allkeys: each client writes its own slice once) and reads them again.
+// 3. Unless --skip-fill, empties both (FLUSHALL), writes each of the million keys once with raftis
+//    bench (--key-pattern P:P -n allkeys: each client writes its own slice) and reads them again.
 // 4. Stops a follower (SIGTERM), starts it again with the same flags, and times from the spawn to:
 //    the client port answering PING; INFO raft showing it applied everything the leader had
 //    committed before the stop; and a local (READONLY) GET of the last key written answering.
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const result = (await redisBenchmark({ port: target.port, ...loadArgs, tests: ['set'] })).get('set');
     loads.push(`${target.who}: ${Math.round(result?.opsPerSec ?? 0).toLocaleString('en-US')} SET/s, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    log(`loaded ${target.who}: ${loads.at(-1)}`);
+    log(`loaded ${loads.at(-1)}`);
   }
   await sleep(3000);
   const rowsRandom: MemoryRow[] = [];
@@ -132,15 +132,20 @@ async function main(): Promise<void> {
     const fills: string[] = [];
     for (const target of [targets()[0], targets()[1]]) {
       if (!target) continue;
+      // raftis bench names keys key:<index> where redis-benchmark writes key:<12 digits>: start
+      // empty, so that exactly the million keys of the range are there afterwards.
+      const flushed = await command(target.port, ['FLUSHALL'], 60_000);
+      if (flushed !== 'OK') throw new Error(`FLUSHALL on ${target.who}: ${String(flushed)}`);
       const t0 = performance.now();
       await run(process.execPath, [mainJs, 'bench', '-s', '127.0.0.1', '-p', String(target.port), ...perClient], { timeoutMs: 60 * 60_000 });
       fills.push(`${target.who}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-      log(`filled ${target.who}: ${fills.at(-1)}`);
+      log(`filled ${fills.at(-1)}`);
     }
     await sleep(3000);
     const rowsAll: MemoryRow[] = [];
     for (const target of targets()) rowsAll.push(await memoryOf(target.who, target.port, target.pid));
-    out.push(`After also writing every key of the range once (\`${shellLine('raftis', ['bench', '-p', '<port>', ...perClient])}\`; ${fills.join('; ')}):`);
+    out.push(`After \`FLUSHALL\` and then writing each of the ${keyCount.toLocaleString('en-US')} keys once`
+      + ` (\`${shellLine('raftis', ['bench', '-p', '<port>', ...perClient])}\`; ${fills.join('; ')}):`);
     out.push('');
     out.push(...memoryTable(rowsAll, baseline));
     out.push('');

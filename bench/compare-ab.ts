@@ -1,0 +1,116 @@
+// Two raftis builds against each other (and against redis-server), interleaved round by round
+// in one run, so a change to the hot path gets a before/after figure that the machine's other
+// load affects alike. Not a test.
+//
+//   npx tsx bench/compare-ab.ts --a <before>/dist/src/cli/main.js --b <after>/dist/src/cli/main.js
+//                               [--rounds 3] [--tests set,get] [--pipelines 1,16]
+//                               [--requests-p1 10000] [--requests-p16 50000] [--follower]
+//                               [--a-arg=--read-mode --a-arg=lease] [--b-arg=...]   (server flags)
+//
+// A build is any compiled tree with its package.json and node_modules beside dist/ (see
+// buildRaftis in compare-lib.ts; `npx tsc -p tsconfig.build.json --outDir X/dist` on a copy of
+// the repository, plus package.json and a node_modules link, makes one). Both clusters (3 nodes
+// each, fsync on) and redis-server (appendfsync always) run for the whole session; each round
+// runs every workload against redis-server, A's leader and B's leader in turn. Prints medians
+// over the rounds, each raftis figure also as a ratio to redis-server's median.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  cpuMs, loadAverage, log, makeTempDir, redisBenchmark, removeDir, startCluster, startRedis, stopCluster, stopProcess,
+  waitSettled, type LoadResult, type RaftisNode,
+} from './compare-lib.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    tests: { type: 'string', default: 'set,get' },
+    pipelines: { type: 'string', default: '1,16' },
+    'requests-p1': { type: 'string', default: '10000' },
+    'requests-p16': { type: 'string', default: '50000' },
+    follower: { type: 'boolean', default: false },
+    /** Extra `raftis server` flags for A's or B's nodes (repeat the option for each word). */
+    'a-arg': { type: 'string', multiple: true, default: [] },
+    'b-arg': { type: 'string', multiple: true, default: [] },
+  },
+});
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+interface Sample {
+  readonly result: LoadResult;
+  readonly cpuUsPerOp: number;
+}
+
+async function main(): Promise<void> {
+  if (flags.a === undefined || flags.b === undefined) throw new Error('give --a and --b (two built main.js files, or one twice with --a-arg/--b-arg)');
+  const builds = { A: path.resolve(flags.a), B: path.resolve(flags.b) };
+  const scratch = await makeTempDir('raftis-ab-');
+  const redis = await startRedis(path.join(scratch, 'redis'));
+  const clusterA = await startCluster({ main: builds.A, dataDir: path.join(scratch, 'a'), serverArgs: flags['a-arg'] });
+  const clusterB = await startCluster({ main: builds.B, dataDir: path.join(scratch, 'b'), serverArgs: flags['b-arg'] });
+  const pick = async (cluster: typeof clusterA): Promise<RaftisNode> => {
+    const leader = await waitSettled(cluster);
+    return flags.follower ? (cluster.nodes.find((node) => node !== leader) as RaftisNode) : leader;
+  };
+  const targets = [
+    { name: 'redis-server', port: redis.port, pid: redis.child.pid },
+    { name: 'A', ...await pick(clusterA).then((node) => ({ port: node.port, pid: node.child.pid })) },
+    { name: 'B', ...await pick(clusterB).then((node) => ({ port: node.port, pid: node.child.pid })) },
+  ];
+  const tests = (flags.tests ?? 'set,get').split(',') as ('set' | 'get')[];
+  const pipelines = (flags.pipelines ?? '1,16').split(',').map(Number);
+  const samples = new Map<string, Sample[]>();
+  const loadBefore = loadAverage();
+  for (const target of targets) await redisBenchmark({ port: target.port, tests: ['set', 'get'], requests: 10_000, pipeline: 16 });
+  for (let round = 1; round <= Number(flags.rounds); round++) {
+    for (const pipeline of pipelines) {
+      const requests = Number(pipeline === 1 ? flags['requests-p1'] : flags['requests-p16']);
+      for (const test of tests) {
+        for (const target of targets) {
+          const cpu0 = cpuMs(target.pid);
+          const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
+          if (!result) throw new Error(`no ${test} result`);
+          const key = `${test.toUpperCase()} -P ${pipeline}|${target.name}`;
+          samples.set(key, [...(samples.get(key) ?? []), { result, cpuUsPerOp: ((cpuMs(target.pid) - cpu0) * 1000) / requests }]);
+          log(`round ${round} ${key}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms`);
+        }
+      }
+    }
+  }
+  const lines = [
+    `A = ${builds.A} ${flags['a-arg'].join(' ')}`,
+    `B = ${builds.B} ${flags['b-arg'].join(' ')}`,
+    `${flags.rounds} rounds, medians; ${flags.follower ? 'sent to a follower (proxied)' : 'sent to the leader'}; load average ${loadBefore} before, ${loadAverage()} after.`,
+    '',
+    '| workload | redis ops/s | A ops/s | B ops/s | A ÷ redis | B ÷ redis | B ÷ A | p50 ms redis / A / B | p99 ms redis / A / B | server CPU µs/op A / B |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const pipeline of pipelines) {
+    for (const test of tests) {
+      const get = (name: string): Sample[] => samples.get(`${test.toUpperCase()} -P ${pipeline}|${name}`) ?? [];
+      const ops = (name: string): number => median(get(name).map((s) => s.result.opsPerSec));
+      const p = (name: string, which: 'p50Ms' | 'p99Ms'): string => median(get(name).map((s) => s.result[which])).toFixed(1);
+      const cpu = (name: string): string => median(get(name).map((s) => s.cpuUsPerOp)).toFixed(1);
+      const [r, a, b] = [ops('redis-server'), ops('A'), ops('B')];
+      lines.push(`| ${test.toUpperCase()} \`-P ${pipeline}\` | ${Math.round(r)} | ${Math.round(a)} | ${Math.round(b)} | ${(a / r).toFixed(2)}× | ${(b / r).toFixed(2)}× `
+        + `| ${(b / a).toFixed(2)}× | ${p('redis-server', 'p50Ms')} / ${p('A', 'p50Ms')} / ${p('B', 'p50Ms')} `
+        + `| ${p('redis-server', 'p99Ms')} / ${p('A', 'p99Ms')} / ${p('B', 'p99Ms')} | ${cpu('A')} / ${cpu('B')} |`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  await stopCluster(clusterA);
+  await stopCluster(clusterB);
+  await stopProcess(redis.child);
+  await removeDir(scratch);
+}
+
+main().catch((error: unknown) => {
+  log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  process.exit(1);
+});
