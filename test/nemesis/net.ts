@@ -40,6 +40,28 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Runs `cleanup` (synchronous) if the process exits or is told to stop by SIGINT or SIGTERM
+ * before the returned function is called; the signal is then re-raised so the process still
+ * ends as it was asked to.
+ */
+export function onExit(cleanup: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    remove();
+    cleanup();
+    process.kill(process.pid, signal);
+  };
+  const remove = (): void => {
+    process.removeListener('exit', cleanup);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+  process.once('exit', cleanup);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return remove;
+}
+
 export class NetworkFaults {
   readonly table = `${TABLE_PREFIX}_${process.pid}`;
   private created = false;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { waitFor, NemesisCluster } from './cluster.js';
 import { EventLog, HistoryRecorder, RunClock } from './history.js';
 import { Nemesis, type Anomaly, type FaultName } from './nemesis.js';
-import { NetworkFaults, partitionsUnavailable } from './net.js';
+import { NetworkFaults, onExit, partitionsUnavailable } from './net.js';
 import { checkKeys, FINAL_READ_PROCESS_BASE, phantomWrites, tornReads, type KeyVerdict, type PhantomWrite, type TornRead } from './verify.js';
 import { classifyError, Workload } from './workload.js';
 
@@ -124,17 +124,10 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     startTimeoutMs: 30_000, serverArgs: options.serverArgs,
   });
   const net = options.faults.includes('partition') ? new NetworkFaults() : undefined;
-  const cleanupSync = (): void => {
+  const removeCleanup = onExit(() => {
     net?.destroy();
     cluster.killAllSync();
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    cleanupSync();
-    process.kill(process.pid, signal);
-  };
-  process.once('exit', cleanupSync);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   const workload = new Workload(
     { clients: options.clients, keys: options.keys, txnPairs: options.txnPairs, opsPerKey: options.opsPerKey,
@@ -199,9 +192,7 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     if (workloadStarted) await workload.stop().catch(() => undefined);
     net?.destroy();
     await cluster.stopAll().catch(() => undefined);
-    process.removeListener('exit', cleanupSync);
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    removeCleanup();
   }
   history.close();
 
