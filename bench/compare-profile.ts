@@ -184,7 +184,7 @@ export function summarizeProfile(profile: CpuProfile, fromMicros: number, toMicr
 }
 
 /** The driver's and the request path's main functions, whose inclusive time is worth a line. */
-const INCLUSIVE_OF_INTEREST = /^(cycle|persist|applyEntries|serveReads|sendAll|propose|write|read|route|withRaft|onData|processInput|execute|dispatch|settle|flush|flushTo|step|ready|advance|save|append|encodeWriteEntry|apply|send|onMessage|receive|decode\w*|encode\w*) \((src\/)/;
+const INCLUSIVE_OF_INTEREST = /^(takeSnapshot|nextChunk|cycle|persist|applyEntries|serveReads|sendAll|propose|write|read|route|withRaft|onData|processInput|execute|dispatch|settle|flush|flushTo|step|ready|advance|save|append|encodeWriteEntry|apply|send|onMessage|receive|decode\w*|encode\w*) \((src\/)/;
 
 export function renderProfile(summary: ProfileSummary, header: string): string {
   const pct = (ms: number): string => `${((ms / summary.windowMs) * 100).toFixed(1)}%`;

@@ -213,8 +213,8 @@ export function renderSvg(run: Pick<RunInfo, 'date' | 'commit' | 'serverFlags'>,
     const clamped = Math.max(value, 10 ** lowExp);
     return p2Top + p2Height - ((Math.log10(clamped) - lowExp) / (highExp - lowExp)) * p2Height;
   };
-  text(left, p2Top - 16, 'p50 and p99 latency (ms, log scale): redis-server and the raftis leader', 'font-size="14" font-weight="bold"');
-  text(width - right, p2Top - 16, 'each group: redis p50, raftis p50, redis p99, raftis p99 (light)', 'text-anchor="end" font-size="11"');
+  text(left, p2Top - 26, 'p50 and p99 latency (ms, log scale): redis-server and the raftis leader', 'font-size="14" font-weight="bold"');
+  text(left, p2Top - 10, 'each group: redis-server p50, raftis p50, redis-server p99 (light), raftis p99 (light)', 'font-size="11"');
   for (let exp = lowExp; exp <= highExp; exp++) {
     const y = yLatency(10 ** exp);
     line(left, y, width - right, y, COLORS.grid);
