@@ -8,6 +8,11 @@
 import net from 'node:net';
 import type { Reply } from '../resp/reply.js';
 
+/** How long a connection to the leader may take to establish. */
+const CONNECT_TIMEOUT_MS = 1000;
+/** How long a connection to a former leader waits for replies already due. */
+const RETIRE_GRACE_MS = 3000;
+
 interface Pending {
   readonly complete: (reply: Reply) => void;
   /** Called instead of complete when the connection never reached the leader. */
@@ -133,7 +138,14 @@ class ProxyConnection {
       : [Buffer.from('HELLO'), Buffer.from('3'), Buffer.from('AUTH'), Buffer.from('default'), Buffer.from(password)];
     this.pending.push({ internal: true, complete: () => undefined });
     this.socket.write(encodeCommand(hello));
-    this.socket.once('connect', () => { this.connected = true; });
+    // A partition drops SYNs silently: give up connecting after a bound (nothing was delivered).
+    this.socket.setTimeout(CONNECT_TIMEOUT_MS, () => {
+      if (!this.connected) this.close();
+    });
+    this.socket.once('connect', () => {
+      this.connected = true;
+      this.socket.setTimeout(0);
+    });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => this.close());
     this.socket.on('close', () => this.close());
@@ -146,7 +158,14 @@ class ProxyConnection {
   /** Closes once every command sent has its reply (the leader moved: send nothing new here). */
   retire(): void {
     this.retiring = true;
-    if (this.pending.every((waiter) => waiter.internal)) this.close();
+    // Never connected: nothing reached the old leader, so its commands can go elsewhere now.
+    if (!this.connected || this.pending.every((waiter) => waiter.internal)) {
+      this.close();
+      return;
+    }
+    // A leader cut off by a partition never answers; after the grace period the commands' outcome
+    // is reported unknown rather than left waiting on TCP retransmission timeouts.
+    setTimeout(() => this.close(), RETIRE_GRACE_MS).unref();
   }
 
   private retiring = false;
