@@ -130,7 +130,7 @@ interface PendingWrite {
 /**
  * A linearizable read. It is evaluated on the state machine exactly at `target` (after entry
  * `target` is applied and before `target + 1`), and answered once ReadIndex has confirmed this
- * node still leads. `target` = max(commit index, last proposed index) when the read arrived: every
+ * node still leads. `target` = the last index of the leader's log when the read arrived: every
  * write acknowledged before the read (committed) and every earlier command of the same client
  * (proposed) is visible, and no later write is, so a client's pipeline reads as it was sent.
  */
@@ -564,7 +564,11 @@ export class RaftNode implements Executor {
         db,
         argv: argv.map((arg) => Buffer.from(arg)),
         completion,
-        target: Math.max(result.index, this.lastProposedIndex),
+        // Not result.index: before this leader's no-op commits, that is the previous term's
+        // commit index, and state there can miss writes the old leader acknowledged. Everything
+        // in our log was appended before the read arrived and commits before the read is
+        // confirmed (else it is dropped), so the last index is a safe and sufficient target.
+        target: Math.max(result.index, this.lastProposedIndex, this.raft.lastIndex),
         deadline: Date.now() + this.options.commandTimeoutMs,
         reply: undefined,
         confirmed: false,
