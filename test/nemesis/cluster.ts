@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
+import { ROOT } from './build.js';
 
 /** Every node listens on the same ports; only its address differs. */
 export const CLIENT_PORT = 7001;
@@ -35,6 +34,8 @@ export interface NemesisNode {
 }
 
 export interface NemesisClusterOptions {
+  /** The server's JavaScript entry (./build.ts). */
+  readonly entry: string;
   readonly nodes: number;
   /** Where node data directories and logs go. */
   readonly dir: string;
@@ -167,7 +168,7 @@ export class NemesisCluster {
     if (node.process) throw new Error(`node ${id} already has a process (${node.state})`);
     const o = this.options;
     const args = [
-      '--import', 'tsx', MAIN, 'server', '--id', String(id), '--host', node.host, '--port', String(CLIENT_PORT),
+      o.entry, 'server', '--id', String(id), '--host', node.host, '--port', String(CLIENT_PORT),
       '--peer-port', String(PEER_PORT), '--http-port', String(HTTP_PORT), '--data-dir', node.dataDir,
       '--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks), '--command-timeout-ms', String(o.commandTimeoutMs),
       '--leader-wait-ms', String(o.leaderWaitMs), '--snapshot-entries', String(o.snapshotEntries), '--log-level', 'info',

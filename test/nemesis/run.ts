@@ -12,18 +12,15 @@
 //
 // Whatever happens, the nftables table is deleted and every node process is killed: in a
 // finally block, and from process exit and signal handlers in case the harness itself dies.
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { buildServer } from './build.js';
 import { waitFor, NemesisCluster } from './cluster.js';
 import { EventLog, HistoryRecorder, RunClock } from './history.js';
 import { Nemesis, type Anomaly, type FaultName } from './nemesis.js';
 import { NetworkFaults, onExit, partitionsUnavailable } from './net.js';
 import { checkKeys, FINAL_READ_PROCESS_BASE, phantomWrites, tornReads, type KeyVerdict, type PhantomWrite, type TornRead } from './verify.js';
 import { classifyError, Workload } from './workload.js';
-
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 export interface RunOptions {
   readonly timeSec: number;
@@ -118,8 +115,9 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
   };
   const history = new HistoryRecorder(path.join(out, 'history.jsonl'), clock);
   const log = new EventLog(path.join(out, 'nemesis.jsonl'), clock, echo);
+  const build = buildServer(path.join(out, 'build'));
   const cluster = new NemesisCluster({
-    nodes: options.nodes, dir: path.join(out, 'nodes'), tickMs: options.tickMs, electionTicks: options.electionTicks,
+    entry: build.entry, nodes: options.nodes, dir: path.join(out, 'nodes'), tickMs: options.tickMs, electionTicks: options.electionTicks,
     commandTimeoutMs: options.commandTimeoutMs, leaderWaitMs: options.commandTimeoutMs, snapshotEntries: options.snapshotEntries,
     startTimeoutMs: 30_000, serverArgs: options.serverArgs,
   });
@@ -139,10 +137,9 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     faults: options.faults, seed: options.seed, nodes: options.nodes, holdMs: options.holdMs, quietMs: options.quietMs,
     changeTimeoutMs: 20_000,
   }, () => clock.now());
-  const sourceAtStart = sourceRevision();
   writeJson(path.join(out, 'run.json'), {
     options: { ...options, echo: undefined }, subnet: cluster.subnet, startWall: new Date(clock.startWallMs).toISOString(),
-    nftTable: net?.table, source: sourceAtStart,
+    nftTable: net?.table, source: build.source,
   });
   echo(`nemesis: seed=${options.seed} nodes=${options.nodes} time=${options.timeSec}s faults=${options.faults.join(',') || 'none'} subnet=${cluster.subnet}.0/24 out=${out}`);
 
@@ -234,17 +231,13 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
     phantoms,
     finalDigest,
   };
-  // Nodes run from the working tree (through tsx), so a restart picks up whatever src/ holds then.
-  const sourceAtEnd = sourceRevision();
-  if (JSON.stringify(sourceAtEnd) !== JSON.stringify(sourceAtStart)) {
-    nemesis.anomalies.push({ time: clock.now(), what: `src/ changed during the run (${sourceAtStart.head}${sourceAtStart.dirty ? '+' + sourceAtStart.dirty : ''} -> ${sourceAtEnd.head}${sourceAtEnd.dirty ? '+' + sourceAtEnd.dirty : ''}): restarted nodes ran different code` });
-  }
   log.log('verdict', { ok: failures.length === 0, operations: summary.operations, faults: nemesis.totalFaults(), keys: verdicts.length, checkMs });
   log.close();
   const runJson = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
   writeJson(path.join(out, 'run.json'), { ...runJson, summary, failures });
   if (failures.length === 0 && !options.keepData) {
     for (const node of cluster.nodes.values()) fs.rmSync(node.dataDir, { recursive: true, force: true });
+    fs.rmSync(path.join(out, 'build'), { recursive: true, force: true });
   }
   return { ok: failures.length === 0, failures, out, summary };
 }
@@ -340,13 +333,6 @@ async function converge(cluster: NemesisCluster, timeoutMs: number): Promise<str
     if (Date.now() > deadline) throw new Error(`no agreement after ${timeoutMs} ms; last answers: ${last}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** The commit the nodes run and a hash of uncommitted changes under src/ (nodes run the working tree). */
-function sourceRevision(): { head: string; dirty: string } {
-  const git = (args: string[]): string => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
-  const diff = git(['diff', 'HEAD', '--', 'src']);
-  return { head: git(['rev-parse', '--short', 'HEAD']), dirty: diff === '' ? '' : createHash('sha1').update(diff).digest('hex').slice(0, 10) };
 }
 
 function errorText(error: unknown): string {
