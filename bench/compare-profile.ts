@@ -1,12 +1,13 @@
-// Where the raftis leader spends its time under redis-benchmark -P 16 (issue 7: "profile with
-// node --cpu-prof"). Not a test.
+// Where the raftis leader (or a follower) spends its time under redis-benchmark -P 16 (issue 7:
+// "profile with node --cpu-prof"). Not a test.
 //
-//   npx tsx bench/compare-profile.ts [--test set|get] [--requests 200000] [--pipeline 16]
+//   npx tsx bench/compare-profile.ts [--test set|get] [--role leader|follower] [--requests 200000] [--pipeline 16]
 //                                    [--main dist/src/cli/main.js] [--dry-run] [--keep]
 //   npx tsx bench/compare-profile.ts --profile-file CPU.xxx.cpuprofile   (summarise a saved one)
 //
 // Starts a 3-node cluster whose node 1 runs under `node --cpu-prof --cpu-prof-dir=<dir>`, makes
-// node 1 the leader (CLUSTER FAILOVER TO 1), warms it up, then runs
+// node 1 the leader (CLUSTER FAILOVER TO 1; with --role follower, node 2, and the load goes to
+// node 2 while node 1 replicates), warms it up, then runs
 // `redis-benchmark -c 50 -d 64 -r 100000 -t <test> -n <requests> -P <pipeline>` against it and stops
 // it (SIGINT: the profile is written at exit). The .cpuprofile's sample times are CLOCK_MONOTONIC
 // microseconds, the same clock as process.hrtime, so the summary covers exactly the benchmark's
@@ -27,6 +28,8 @@ import { writeSection } from './compare-report.js';
 const { values: flags } = parseArgs({
   options: {
     test: { type: 'string', default: 'set' },
+    /** Which node to profile: the leader (the load goes to it), or a follower of it. */
+    role: { type: 'string', default: 'leader' },
     requests: { type: 'string', default: '200000' },
     pipeline: { type: 'string', default: '16' },
     main: { type: 'string' },
@@ -227,15 +230,17 @@ async function main(): Promise<void> {
     nodeFlags: (id) => (id === 1 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
   });
   const profiled = cluster.nodes[0] as RaftisNode;
-  await makeLeader(cluster, profiled);
-  log(`node 1 (port ${profiled.port}, pid ${profiled.child.pid}) leads and is profiled`);
-  await redisBenchmark({ port: profiled.port, tests: ['set', 'get'], requests: 20_000, pipeline });
+  const asFollower = flags.role === 'follower';
+  const loaded = asFollower ? cluster.nodes[1] as RaftisNode : profiled;
+  await makeLeader(cluster, loaded);
+  log(`node 1 (port ${profiled.port}, pid ${profiled.child.pid}) is profiled as ${asFollower ? 'a follower of node 2' : 'the leader'}`);
+  await redisBenchmark({ port: loaded.port, tests: ['set', 'get'], requests: 20_000, pipeline });
   const loadBefore = loadAverage();
   const term = (await raftInfo(profiled)).get('raft_current_term');
   const fsyncsBefore = Number((await raftInfo(profiled)).get('raft_fsync_count') ?? 0);
   const cpuBefore = cpuMs(profiled.child.pid);
   const fromMicros = Number(process.hrtime.bigint() / 1000n);
-  const results = await redisBenchmark({ port: profiled.port, tests: [test], requests, pipeline });
+  const results = await redisBenchmark({ port: loaded.port, tests: [test], requests, pipeline });
   const toMicros = Number(process.hrtime.bigint() / 1000n);
   const cpuUsed = cpuMs(profiled.child.pid) - cpuBefore;
   const raft = await raftInfo(profiled);
@@ -252,23 +257,24 @@ async function main(): Promise<void> {
   const commandLine = shellLine('redis-benchmark', redisBenchmarkArgs({ port: 0, tests: [test], requests, pipeline })).replace('-p 0', '-p <leader port>');
   const header = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${await gitDescribe()} by`,
-    `\`npx tsx bench/compare-profile.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(' ')}` : ''}\`: the leader ran under`,
+    `\`npx tsx bench/compare-profile.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(' ')}` : ''}\`: the ${asFollower ? 'follower' : 'leader'} ran under`,
     '`node --cpu-prof`, the load was',
     '',
     `    ${commandLine}`,
     '',
     `${machineDescription()}; load average ${loadBefore} at the start.`,
     `Result: ${Math.round(result?.opsPerSec ?? 0).toLocaleString('en-US')} ${test.toUpperCase()}/s, p50 ${result?.p50Ms ?? '?'} ms, p99 ${result?.p99Ms ?? '?'} ms`,
-    `(under the profiler). The leader used ${(cpuUsed / 1000).toFixed(1)} s of CPU in ${windowSeconds.toFixed(1)} s`,
+    `(under the profiler). The ${asFollower ? 'follower' : 'leader'} used ${(cpuUsed / 1000).toFixed(1)} s of CPU in ${windowSeconds.toFixed(1)} s`,
     `(${((cpuUsed / 1000 / windowSeconds) * 100).toFixed(0)}% of one core; ${((cpuUsed * 1000) / requests).toFixed(1)} µs per request)`,
     `and did ${fsyncs.toLocaleString('en-US')} fsyncs (${(requests / Math.max(1, fsyncs)).toFixed(0)} requests per fsync).`,
   ].join('\n');
   const markdown = renderProfile(summary, header);
   process.stdout.write(`${markdown}\n`);
   if (!flags['dry-run']) {
-    writeSection(path.join(REPO_ROOT, 'docs', 'performance.md'), `bench:profile-${test}`, markdown,
-      `## Profile of the leader under \`redis-benchmark -P ${pipeline} -t ${test}\` (bench/compare-profile.ts)`);
-    log(`wrote docs/performance.md (section bench:profile-${test})`);
+    const section = `bench:profile-${asFollower ? 'follower-' : ''}${test}`;
+    writeSection(path.join(REPO_ROOT, 'docs', 'performance.md'), section, markdown,
+      `## Profile of a ${asFollower ? 'follower' : 'leader'} under \`redis-benchmark -P ${pipeline} -t ${test}\` (bench/compare-profile.ts)`);
+    log(`wrote docs/performance.md (section ${section})`);
   }
   if (flags.keep) log(`kept ${scratch} (profile: ${path.join(profileDir, file)})`);
   else await removeDir(scratch);
