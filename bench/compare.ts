@@ -11,7 +11,8 @@
 // uses an existing build instead), starts redis-server with appendonly yes, appendfsync always
 // and no RDB saves, and three `raftis server` processes (fsync on, the default), all on free
 // ports; then, for -P 1 and -P 16 and for SET then GET, runs redis-benchmark -c 50 -d 64
-// -r 100000 against redis-server, the raftis leader (found with INFO raft) and a follower (which
+// -r 100000 (the issue's -t set,get as -t set and -t get, so that server CPU time can be charged
+// to each) against redis-server, the raftis leader (found with INFO raft) and a follower (which
 // proxies to the leader), and raftis bench with the same workload against redis-server and the
 // leader. Server CPU time is read from /proc around every run. The markdown table goes to stdout
 // and into the bench:compare section of docs/performance.md; the chart to docs/bench-compare.svg.
