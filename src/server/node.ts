@@ -155,6 +155,7 @@ function errorReply(message: string): Reply {
 }
 
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
+const APPLIED_REPLY_LOST = errorReply('TIMEOUT the command was applied, but this node caught up through a snapshot and has no reply for it');
 
 export class RaftNode implements Executor {
   /** Reads are evaluated at their own point in the log (see PendingRead), never after later writes. */
@@ -291,7 +292,10 @@ export class RaftNode implements Executor {
       await this.persist(ready);
       if (this.closed) return;
       this.sendAll(ready.persistMessages);
-      if (ready.snapshot) await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
+      if (ready.snapshot) {
+        await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
+        this.settleCoveredBySnapshot(ready.snapshot.meta.index, ready.snapshot.meta.term);
+      }
       this.applyEntries(ready.committedEntries);
       for (const state of ready.readStates) this.readConfirmed(state.context);
       for (const context of ready.droppedReads) this.readDropped(context);
@@ -401,6 +405,26 @@ export class RaftNode implements Executor {
       this.appliedThrough = (entries[entries.length - 1] as Entry).index;
       this.failOverwritten(this.appliedThrough);
       this.evaluateReadsThrough(this.appliedThrough);
+    }
+  }
+
+  /**
+   * Our proposals that a snapshot from the leader covers. The entries are gone, so whether each
+   * one was committed is decided by terms alone: the snapshot's last entry has term `term`, and
+   * terms never decrease along a log. A proposal of that same term was ours (one leader per
+   * term, and a leader never overwrites its own entries), so by Log Matching it is in the
+   * committed log; a proposal of a later term cannot be; one of an earlier term may or may not
+   * be. Its reply (an INCR's value, say) was computed on the leader and is lost either way, so
+   * only "not applied" is a definite answer.
+   */
+  private settleCoveredBySnapshot(index: number, term: number): void {
+    for (const [at, pending] of this.pendingWrites) {
+      if (at > index) continue;
+      this.pendingWrites.delete(at);
+      pending.completion.complete(
+        pending.term > term ? errorReply('ERR the command was lost in a leader change; it was not applied')
+          : pending.term === term ? APPLIED_REPLY_LOST
+            : errorReply('TIMEOUT this node caught up through a snapshot: the command may or may not have been applied'));
     }
   }
 

@@ -128,6 +128,8 @@ describe('nemesis verdicts', () => {
     ['CLUSTERDOWN no leader elected within 2000 ms', 'fail'],
     ['TRYAGAIN this node lost leadership; retry', 'fail'],
     ['ERR the command was lost in a leader change; it was not applied', 'fail'],
+    ['TIMEOUT the command was applied, but this node caught up through a snapshot and has no reply for it', 'info'],
+    ['TIMEOUT this node caught up through a snapshot: the command may or may not have been applied', 'info'],
     ["Stream isn't writeable and enableOfflineQueue options is false", 'fail'],
   ])('classifies %j as %s', (message, outcome) => {
     expect(classifyError(message)).toBe(outcome);
