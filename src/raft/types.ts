@@ -165,7 +165,9 @@ export interface SoftState {
  * 2. persist `snapshot`, `hardState` and `entries` (entries may overwrite the log from
  *    `entries[0].index` on) with one fsync;
  * 3. only then send `persistMessages` (votes and acknowledgements promise durable state);
- * 4. install `snapshot` into the state machine, then apply `committedEntries` in order;
+ * 4. install `snapshot` into the state machine, then apply `committedEntries` in order.
+ *    Committed entries are durable on a majority already, so when there is no `snapshot`
+ *    they (and `readStates`) may be applied before or while step 2 runs;
  * 5. serve `readStates` once the state machine has applied their index.
  * No other call into the core may happen between `ready()` and `advance()`.
  */

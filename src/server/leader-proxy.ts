@@ -115,10 +115,35 @@ export class Resp3ReplyReader {
   }
 }
 
+function decimalLength(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
+/** RESP arrays of bulk strings for `commands`, in one buffer. */
+export function encodeCommands(commands: readonly (readonly Buffer[])[]): Buffer {
+  let size = 0;
+  for (const argv of commands) {
+    size += 3 + decimalLength(argv.length);
+    for (const arg of argv) size += 5 + decimalLength(arg.length) + arg.length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const argv of commands) {
+    at += out.write(`*${argv.length}\r\n`, at, 'latin1');
+    for (const arg of argv) {
+      at += out.write(`$${arg.length}\r\n`, at, 'latin1');
+      at += arg.copy(out, at);
+      out[at++] = 13;
+      out[at++] = 10;
+    }
+  }
+  return out;
+}
+
 function encodeCommand(argv: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${argv.length}\r\n`, 'latin1')];
-  for (const arg of argv) parts.push(Buffer.from(`$${arg.length}\r\n`, 'latin1'), arg, Buffer.from('\r\n', 'latin1'));
-  return Buffer.concat(parts);
+  return encodeCommands([argv]);
 }
 
 class ProxyConnection {
@@ -173,18 +198,29 @@ class ProxyConnection {
   private connected = false;
 
   send(db: number, commands: readonly (readonly Buffer[])[], complete: (reply: Reply) => void, undelivered?: () => void): void {
-    const out: Buffer[] = [];
     if (db !== this.db) {
-      out.push(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(db))]));
+      this.write(encodeCommand([Buffer.from('SELECT'), Buffer.from(String(db))]));
       this.pending.push({ internal: true, complete: () => undefined });
       this.db = db;
     }
-    commands.forEach((argv, k) => {
-      out.push(encodeCommand(argv));
-      this.pending.push({ internal: k < commands.length - 1, complete, undelivered });
-    });
-    this.socket.write(out.length === 1 ? out[0] as Buffer : Buffer.concat(out));
+    for (let k = 0; k < commands.length; k++) this.pending.push({ internal: k < commands.length - 1, complete, undelivered });
+    this.write(encodeCommands(commands));
   }
+
+  /** Writes go out together at the end of the event-loop turn: one segment for many commands. */
+  private write(bytes: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(bytes);
+  }
+
+  private corked = false;
 
   private onData(chunk: Buffer): void {
     this.reader.push(chunk);
@@ -240,6 +276,11 @@ export class LeaderProxy {
   /** Commands sent and not yet answered, over every connection. */
   get inflight(): number {
     return this.connections.reduce((sum, conn) => sum + conn.depth, 0);
+  }
+
+  /** Whether a leader to forward to is known. */
+  get hasTarget(): boolean {
+    return this.target !== undefined;
   }
 
   /** Sends commands (replies to all but the last are swallowed) and completes with the last reply. */

@@ -104,6 +104,11 @@ export interface NodeOptions {
   readonly repairWal: boolean;
   /** Take a snapshot once this many entries follow the last one. */
   readonly snapshotEntries: number;
+  /**
+   * Or once the entries logged since the last snapshot take at least this many bytes and at
+   * least as many as that snapshot (Redis's auto-aof-rewrite-min-size with percentage 100).
+   */
+  readonly snapshotLogBytes: number;
   readonly snapshotsRetained: number;
   readonly followerMode: FollowerMode;
   /** `lease`: the leader serves reads under a lease (see docs/raft.md for the clock assumption). */
@@ -154,6 +159,8 @@ function errorReply(message: string): Reply {
   return { kind: 'error', value: message };
 }
 
+/** A WAL record's framing and an entry's header, roughly, for the snapshot size rule. */
+const ENTRY_OVERHEAD_BYTES = 32;
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
 const APPLIED_REPLY_LOST = errorReply('TIMEOUT the command was applied, but this node caught up through a snapshot and has no reply for it');
 
@@ -187,6 +194,13 @@ export class RaftNode implements Executor {
   private clockFloorMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private snapshotting = false;
+  /**
+   * Bytes of the entries applied since the last snapshot (data plus an estimate of the record
+   * overhead): what a snapshot at the applied index would let the log drop.
+   */
+  private logBytesSinceSnapshot = 0;
+  /** Size of the newest snapshot, taken or installed. */
+  private lastSnapshotBytes = 0;
   private diskFailure: string | undefined;
   private closed = false;
   private stopping = false;
@@ -289,16 +303,22 @@ export class RaftNode implements Executor {
       const ready = this.raft.ready();
       this.noteSoftState(ready);
       this.sendAll(ready.messages);
+      // Committed entries are already on a majority's disks (the leader counts its own match
+      // only for entries on its disk), so they are applied while this Ready's new entries are
+      // being written, not after: a reply then waits for one fsync, not two (etcd's server
+      // applies during its WAL save too). A snapshot must be installed first, so with one the
+      // order stays persist, install, apply.
+      const applyFirst = ready.snapshot === undefined;
+      if (applyFirst) this.applyReady(ready);
       await this.persist(ready);
       if (this.closed) return;
       this.sendAll(ready.persistMessages);
       if (ready.snapshot) {
         await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
+        this.logBytesSinceSnapshot = 0;
         this.settleCoveredBySnapshot(ready.snapshot.meta.index, ready.snapshot.meta.term);
       }
-      this.applyEntries(ready.committedEntries);
-      for (const state of ready.readStates) this.readConfirmed(state.context);
-      for (const context of ready.droppedReads) this.readDropped(context);
+      if (!applyFirst) this.applyReady(ready);
       this.raft.advance();
     } catch (error) {
       // A failed assertion or an unexpected error in the loop: the node cannot vouch for its
@@ -314,6 +334,12 @@ export class RaftNode implements Executor {
     for (const fn of queued) fn();
     this.maybeSnapshot();
     this.schedule();
+  }
+
+  private applyReady(ready: Ready): void {
+    this.applyEntries(ready.committedEntries);
+    for (const state of ready.readStates) this.readConfirmed(state.context);
+    for (const context of ready.droppedReads) this.readDropped(context);
   }
 
   /** Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). */
@@ -378,6 +404,7 @@ export class RaftNode implements Executor {
 
   private applyEntries(entries: readonly Entry[]): void {
     for (const entry of entries) {
+      this.logBytesSinceSnapshot += entry.data.length + ENTRY_OVERHEAD_BYTES;
       // Reads aimed at the state just before this entry are evaluated now.
       if (this.unevaluatedReads.length > 0) this.evaluateReadsThrough(entry.index - 1);
       if (entry.kind === 'normal') {
@@ -625,6 +652,14 @@ export class RaftNode implements Executor {
       completion.complete(errorReply('CLUSTERDOWN this node is shutting down'));
       return;
     }
+    if (this.busy && this.proxy.hasTarget && this.options.followerMode === 'proxy') {
+      // A follower that knows its leader forwards at once, rather than after its own cycle
+      // (persisting the leader's appends) ends. The proxy points at the leader that the last
+      // cycle saw; a command that reaches a node that has lost leadership since is forwarded
+      // on or refused there, as when the core's view is checked.
+      this.forward(db, commands, completion, local, alwaysForward);
+      return;
+    }
     this.withRaft(() => {
       const leader = this.raft.currentLeader;
       if (this.raft.currentRole === 'leader') {
@@ -643,15 +678,19 @@ export class RaftNode implements Executor {
         completion.complete(this.movedOrDown(commands[commands.length === 1 ? 0 : 1]?.[1]));
         return;
       }
-      this.stats.forwarded++;
-      this.proxy.forward(db, commands, (reply) => completion.complete(reply), () => {
-        // The leader could not be reached at all, so the command was never delivered: wait for
-        // a (possibly new) leader like any command that finds none, instead of failing it.
-        this.leaderWaiters.push({
-          deadline: Date.now() + this.options.leaderWaitMs,
-          run: () => this.route(db, commands, completion, local, alwaysForward),
-          fail: (reply) => completion.complete(reply),
-        });
+      this.forward(db, commands, completion, local, alwaysForward);
+    });
+  }
+
+  private forward(db: number, commands: readonly (readonly Buffer[])[], completion: Completion, local: () => void, alwaysForward: boolean): void {
+    this.stats.forwarded++;
+    this.proxy.forward(db, commands, (reply) => completion.complete(reply), () => {
+      // The leader could not be reached at all, so the command was never delivered: wait for
+      // a (possibly new) leader like any command that finds none, instead of failing it.
+      this.leaderWaiters.push({
+        deadline: Date.now() + this.options.leaderWaitMs,
+        run: () => this.route(db, commands, completion, local, alwaysForward),
+        fail: (reply) => completion.complete(reply),
       });
     });
   }
@@ -802,7 +841,10 @@ export class RaftNode implements Executor {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.closed) return;
     const status = this.raft.status();
-    if (status.applied - status.snapshotIndex < this.options.snapshotEntries) return;
+    const entries = status.applied - status.snapshotIndex;
+    if (entries <= 0) return;
+    const bySize = this.logBytesSinceSnapshot >= Math.max(this.options.snapshotLogBytes, this.lastSnapshotBytes);
+    if (entries < this.options.snapshotEntries && !bySize) return;
     void this.takeSnapshot();
   }
 
@@ -818,6 +860,7 @@ export class RaftNode implements Executor {
       const index = status.applied;
       if (index <= status.snapshotIndex) return undefined;
       const meta = this.raft.snapshotMeta(index);
+      const logBytesBefore = this.logBytesSinceSnapshot;
       const image = this.machine.beginSnapshot();
       const writer = await this.storage.createSnapshot(meta, encodeMemberTable(this.members));
       let bytes = 0;
@@ -834,6 +877,9 @@ export class RaftNode implements Executor {
       }
       this.withRaft(() => this.raft.compact(index, EMPTY));
       await this.storage.compact(index);
+      // Entries applied while the snapshot was written come after its index and stay in the log.
+      this.logBytesSinceSnapshot = Math.max(0, this.logBytesSinceSnapshot - logBytesBefore);
+      this.lastSnapshotBytes = bytes;
       this.stats.snapshotsTaken++;
       this.log.info({ index, bytes }, 'snapshot taken');
       return { index, bytes };
@@ -853,6 +899,7 @@ export class RaftNode implements Executor {
       for (let chunk = await reader.next(); chunk !== undefined; chunk = await reader.next()) restorer.push(chunk);
       this.machine.finishRestore(restorer);
       this.appliedThrough = Math.max(this.appliedThrough, index);
+      this.lastSnapshotBytes = reader.info.dataBytes;
       for (const [id, address] of decodeMemberTable(reader.info.metadata)) this.members.set(id, address);
     } finally {
       await reader.close();
