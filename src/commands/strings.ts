@@ -116,8 +116,9 @@ function setGeneric(
   }
   const name = keyOf(key);
   const existing = ctx.ks.lookup(ctx.db, name);
-  // SET ... GET replies with the old value whatever happens next.
-  const getReply: Reply = existing === undefined ? NULL_BULK : bulk(valueBytes(existing));
+  // SET ... GET replies with the old value whatever happens next (built only for GET: a plain
+  // SET over an existing key would convert the old value for nothing).
+  const getReply: Reply = existing === undefined || !(flags & F_GET) ? NULL_BULK : bulk(valueBytes(existing));
   const found = existing !== undefined;
   if ((flags & F_NX && found) || (flags & F_XX && !found)) {
     return flags & F_GET ? getReply : abortReply;

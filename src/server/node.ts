@@ -140,6 +140,8 @@ interface PendingWrite {
  * (proposed) is visible, and no later write is, so a client's pipeline reads as it was sent.
  */
 interface PendingRead {
+  readonly id: number;
+  /** The ReadIndex request it shares with the other reads that arrived in the same turn. */
   readonly context: number;
   readonly db: number;
   readonly argv: readonly Buffer[];
@@ -183,6 +185,15 @@ export class RaftNode implements Executor {
   private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
   /** Reads by ReadIndex context, until answered. */
   private readonly pendingReads = new Map<number, PendingRead>();
+  /** Reads by ReadIndex context, until the context is confirmed or dropped. */
+  private readonly readBatches = new Map<number, PendingRead[]>();
+  /**
+   * The ReadIndex request that reads arriving now join: opened by the first read after a
+   * ready(), closed by the next ready(), so every read in it arrived before the heartbeat round
+   * that confirms it was sent.
+   */
+  private openReadBatch: { readonly context: number; readonly index: number; readonly reads: PendingRead[] } | undefined;
+  private readIds = 0;
   /** Reads not yet evaluated, in arrival order (targets never decrease along it). */
   private unevaluatedReads: PendingRead[] = [];
   private leaderWaiters: { deadline: number; run: () => void; fail: (reply: Reply) => void }[] = [];
@@ -301,6 +312,7 @@ export class RaftNode implements Executor {
     this.busy = true;
     try {
       const ready = this.raft.ready();
+      this.openReadBatch = undefined;
       this.noteSoftState(ready);
       this.sendAll(ready.messages);
       // Committed entries are already on a majority's disks (the leader counts its own match
@@ -560,6 +572,9 @@ export class RaftNode implements Executor {
       if (read.deadline > now) continue;
       this.finishRead(read, errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
     }
+    for (const [context, reads] of this.readBatches) {
+      if (reads.every((read) => read.done)) this.readBatches.delete(context);
+    }
   }
 
   /** The leader's clock for new entries: never below what the log already carries. */
@@ -603,29 +618,37 @@ export class RaftNode implements Executor {
       return;
     }
     this.route(db, [argv], completion, () => {
-      const context = ++this.readSeq;
-      const result = this.raft.readIndex(context);
-      if (!result.ok) {
-        completion.complete(this.refusal(result));
-        return;
+      let batch = this.openReadBatch;
+      if (batch === undefined) {
+        const context = ++this.readSeq;
+        const result = this.raft.readIndex(context);
+        if (!result.ok) {
+          completion.complete(this.refusal(result));
+          return;
+        }
+        batch = { context, index: result.index, reads: [] };
+        this.openReadBatch = batch;
+        this.readBatches.set(context, batch.reads);
       }
       this.stats.reads++;
       const read: PendingRead = {
-        context,
+        id: ++this.readIds,
+        context: batch.context,
         db,
         argv: argv.map((arg) => Buffer.from(arg)),
         completion,
-        // Not result.index: before this leader's no-op commits, that is the previous term's
-        // commit index, and state there can miss writes the old leader acknowledged. Everything
-        // in our log was appended before the read arrived and commits before the read is
-        // confirmed (else it is dropped), so the last index is a safe and sufficient target.
-        target: Math.max(result.index, this.lastProposedIndex, this.raft.lastIndex),
+        // Not the ReadIndex's index: before this leader's no-op commits, that is the previous
+        // term's commit index, and state there can miss writes the old leader acknowledged.
+        // Everything in our log was appended before the read arrived and commits before the
+        // read is confirmed (else it is dropped), so the last index is a safe and sufficient target.
+        target: Math.max(batch.index, this.lastProposedIndex, this.raft.lastIndex),
         deadline: Date.now() + this.options.commandTimeoutMs,
         reply: undefined,
         confirmed: false,
         done: false,
       };
-      this.pendingReads.set(context, read);
+      batch.reads.push(read);
+      this.pendingReads.set(read.id, read);
       this.unevaluatedReads.push(read);
       this.evaluateReadsThrough(this.appliedThrough);
     });
@@ -745,15 +768,21 @@ export class RaftNode implements Executor {
   }
 
   private readConfirmed(context: number): void {
-    const read = this.pendingReads.get(context);
-    if (!read) return;
-    read.confirmed = true;
-    if (read.reply !== undefined) this.finishRead(read, read.reply);
+    const reads = this.readBatches.get(context);
+    if (!reads) return;
+    this.readBatches.delete(context);
+    for (const read of reads) {
+      read.confirmed = true;
+      if (read.reply !== undefined) this.finishRead(read, read.reply);
+    }
   }
 
   private readDropped(context: number): void {
-    const read = this.pendingReads.get(context);
-    if (read) this.finishRead(read, errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry'));
+    const reads = this.readBatches.get(context);
+    if (!reads) return;
+    this.readBatches.delete(context);
+    const reply = errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry');
+    for (const read of reads) this.finishRead(read, reply);
   }
 
   /** Evaluates every waiting read whose target is at most `index` (the state machine is there). */
@@ -773,7 +802,7 @@ export class RaftNode implements Executor {
   private finishRead(read: PendingRead, reply: Reply): void {
     if (read.done) return;
     read.done = true;
-    this.pendingReads.delete(read.context);
+    this.pendingReads.delete(read.id);
     read.completion.complete(reply);
   }
 
@@ -1036,6 +1065,8 @@ export class RaftNode implements Executor {
     this.pendingWrites.clear();
     for (const read of [...this.pendingReads.values()]) this.finishRead(read, down);
     this.unevaluatedReads = [];
+    this.readBatches.clear();
+    this.openReadBatch = undefined;
     for (const waiter of this.leaderWaiters) waiter.fail(down);
     this.leaderWaiters = [];
     this.proxy.close();
