@@ -141,8 +141,6 @@ interface PendingWrite {
  */
 interface PendingRead {
   readonly id: number;
-  /** The ReadIndex request it shares with the other reads that arrived in the same turn. */
-  readonly context: number;
   readonly db: number;
   readonly argv: readonly Buffer[];
   readonly completion: Completion;
@@ -188,11 +186,12 @@ export class RaftNode implements Executor {
   /** Reads by ReadIndex context, until the context is confirmed or dropped. */
   private readonly readBatches = new Map<number, PendingRead[]>();
   /**
-   * The ReadIndex request that reads arriving now join: opened by the first read after a
-   * ready(), closed by the next ready(), so every read in it arrived before the heartbeat round
-   * that confirms it was sent.
+   * One ReadIndex request is under way at a time (etcd's linearizableReadLoop does the same):
+   * reads that arrive meanwhile wait here, and the next request, made after they all arrived,
+   * confirms them together. Fewer heartbeat rounds under load, at most one more round trip.
    */
-  private openReadBatch: { readonly context: number; readonly index: number; readonly reads: PendingRead[] } | undefined;
+  private readsToConfirm: PendingRead[] = [];
+  private readInFlight: number | undefined;
   private readIds = 0;
   /** Reads not yet evaluated, in arrival order (targets never decrease along it). */
   private unevaluatedReads: PendingRead[] = [];
@@ -312,7 +311,6 @@ export class RaftNode implements Executor {
     this.busy = true;
     try {
       const ready = this.raft.ready();
-      this.openReadBatch = undefined;
       this.noteSoftState(ready);
       this.sendAll(ready.messages);
       // Committed entries are already on a majority's disks (the leader counts its own match
@@ -573,7 +571,13 @@ export class RaftNode implements Executor {
       this.finishRead(read, errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
     }
     for (const [context, reads] of this.readBatches) {
-      if (reads.every((read) => read.done)) this.readBatches.delete(context);
+      if (!reads.every((read) => read.done)) continue;
+      // Every read of that request timed out: do not let the ones behind it wait for it.
+      this.readBatches.delete(context);
+      if (context === this.readInFlight) {
+        this.readInFlight = undefined;
+        if (this.readsToConfirm.length > 0) this.withRaft(() => this.startReadIndex());
+      }
     }
   }
 
@@ -618,40 +622,53 @@ export class RaftNode implements Executor {
       return;
     }
     this.route(db, [argv], completion, () => {
-      let batch = this.openReadBatch;
-      if (batch === undefined) {
-        const context = ++this.readSeq;
-        const result = this.raft.readIndex(context);
-        if (!result.ok) {
-          completion.complete(this.refusal(result));
-          return;
-        }
-        batch = { context, index: result.index, reads: [] };
-        this.openReadBatch = batch;
-        this.readBatches.set(context, batch.reads);
-      }
       this.stats.reads++;
       const read: PendingRead = {
         id: ++this.readIds,
-        context: batch.context,
         db,
         argv: argv.map((arg) => Buffer.from(arg)),
         completion,
         // Not the ReadIndex's index: before this leader's no-op commits, that is the previous
         // term's commit index, and state there can miss writes the old leader acknowledged.
         // Everything in our log was appended before the read arrived and commits before the
-        // read is confirmed (else it is dropped), so the last index is a safe and sufficient target.
-        target: Math.max(batch.index, this.lastProposedIndex, this.raft.lastIndex),
+        // read is confirmed (else it is dropped), so the last index is a safe and sufficient
+        // target; it is at least the commit index a ReadIndex made now would record.
+        target: Math.max(this.lastProposedIndex, this.raft.lastIndex),
         deadline: Date.now() + this.options.commandTimeoutMs,
         reply: undefined,
         confirmed: false,
         done: false,
       };
-      batch.reads.push(read);
       this.pendingReads.set(read.id, read);
       this.unevaluatedReads.push(read);
+      this.readsToConfirm.push(read);
+      if (this.readInFlight === undefined) this.startReadIndex();
       this.evaluateReadsThrough(this.appliedThrough);
     });
+  }
+
+  /** Asks the core to confirm leadership for every read waiting for it (never inside a Ready). */
+  private startReadIndex(): void {
+    const reads = this.readsToConfirm.filter((read) => !read.done);
+    this.readsToConfirm = [];
+    if (reads.length === 0) return;
+    const context = ++this.readSeq;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) {
+      const reply = this.refusal(result);
+      for (const read of reads) this.finishRead(read, reply);
+      return;
+    }
+    this.readInFlight = context;
+    this.readBatches.set(context, reads);
+  }
+
+  /** The ReadIndex request under way ended: the reads that arrived meanwhile get the next one. */
+  private readIndexEnded(context: number): void {
+    if (context !== this.readInFlight) return;
+    this.readInFlight = undefined;
+    // Called between ready() and advance(): the next request waits until after advance().
+    if (this.readsToConfirm.length > 0) this.queue.push(() => this.startReadIndex());
   }
 
   server(client: ClientView, spec: CommandSpec, argv: readonly Buffer[], completion: Completion): void {
@@ -771,6 +788,7 @@ export class RaftNode implements Executor {
     const reads = this.readBatches.get(context);
     if (!reads) return;
     this.readBatches.delete(context);
+    this.readIndexEnded(context);
     for (const read of reads) {
       read.confirmed = true;
       if (read.reply !== undefined) this.finishRead(read, read.reply);
@@ -781,6 +799,7 @@ export class RaftNode implements Executor {
     const reads = this.readBatches.get(context);
     if (!reads) return;
     this.readBatches.delete(context);
+    this.readIndexEnded(context);
     const reply = errorReply('TRYAGAIN this node lost leadership before the read was confirmed; retry');
     for (const read of reads) this.finishRead(read, reply);
   }
@@ -1066,7 +1085,8 @@ export class RaftNode implements Executor {
     for (const read of [...this.pendingReads.values()]) this.finishRead(read, down);
     this.unevaluatedReads = [];
     this.readBatches.clear();
-    this.openReadBatch = undefined;
+    this.readsToConfirm = [];
+    this.readInFlight = undefined;
     for (const waiter of this.leaderWaiters) waiter.fail(down);
     this.leaderWaiters = [];
     this.proxy.close();
