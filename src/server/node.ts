@@ -159,6 +159,8 @@ function errorReply(message: string): Reply {
   return { kind: 'error', value: message };
 }
 
+/** ReadIndex requests under way at once (see readsToConfirm). */
+const READ_INDEX_IN_FLIGHT = 2;
 /** A WAL record's framing and an entry's header, roughly, for the snapshot size rule. */
 const ENTRY_OVERHEAD_BYTES = 32;
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
@@ -186,12 +188,13 @@ export class RaftNode implements Executor {
   /** Reads by ReadIndex context, until the context is confirmed or dropped. */
   private readonly readBatches = new Map<number, PendingRead[]>();
   /**
-   * One ReadIndex request is under way at a time (etcd's linearizableReadLoop does the same):
-   * reads that arrive meanwhile wait here, and the next request, made after they all arrived,
-   * confirms them together. Fewer heartbeat rounds under load, at most one more round trip.
+   * At most READ_INDEX_IN_FLIGHT ReadIndex requests are under way at a time (etcd's
+   * linearizableReadLoop keeps one): reads that arrive meanwhile wait here, and the next
+   * request, made after they all arrived, confirms them together. Under load that is far fewer
+   * heartbeat rounds; a read waits at most for one round to end before its own starts.
    */
   private readsToConfirm: PendingRead[] = [];
-  private readInFlight: number | undefined;
+  private readonly readsInFlight = new Set<number>();
   private readIds = 0;
   /** Reads not yet evaluated, in arrival order (targets never decrease along it). */
   private unevaluatedReads: PendingRead[] = [];
@@ -574,10 +577,7 @@ export class RaftNode implements Executor {
       if (!reads.every((read) => read.done)) continue;
       // Every read of that request timed out: do not let the ones behind it wait for it.
       this.readBatches.delete(context);
-      if (context === this.readInFlight) {
-        this.readInFlight = undefined;
-        if (this.readsToConfirm.length > 0) this.withRaft(() => this.startReadIndex());
-      }
+      if (this.readsInFlight.delete(context) && this.readsToConfirm.length > 0) this.withRaft(() => this.startReadIndex());
     }
   }
 
@@ -642,7 +642,7 @@ export class RaftNode implements Executor {
       this.pendingReads.set(read.id, read);
       this.unevaluatedReads.push(read);
       this.readsToConfirm.push(read);
-      if (this.readInFlight === undefined) this.startReadIndex();
+      if (this.readsInFlight.size < READ_INDEX_IN_FLIGHT) this.startReadIndex();
       this.evaluateReadsThrough(this.appliedThrough);
     });
   }
@@ -659,14 +659,13 @@ export class RaftNode implements Executor {
       for (const read of reads) this.finishRead(read, reply);
       return;
     }
-    this.readInFlight = context;
+    this.readsInFlight.add(context);
     this.readBatches.set(context, reads);
   }
 
   /** The ReadIndex request under way ended: the reads that arrived meanwhile get the next one. */
   private readIndexEnded(context: number): void {
-    if (context !== this.readInFlight) return;
-    this.readInFlight = undefined;
+    if (!this.readsInFlight.delete(context)) return;
     // Called between ready() and advance(): the next request waits until after advance().
     if (this.readsToConfirm.length > 0) this.queue.push(() => this.startReadIndex());
   }
@@ -1086,7 +1085,7 @@ export class RaftNode implements Executor {
     this.unevaluatedReads = [];
     this.readBatches.clear();
     this.readsToConfirm = [];
-    this.readInFlight = undefined;
+    this.readsInFlight.clear();
     for (const waiter of this.leaderWaiters) waiter.fail(down);
     this.leaderWaiters = [];
     this.proxy.close();
