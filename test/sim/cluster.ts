@@ -6,6 +6,9 @@
 //   `persistMessages` -> install the snapshot, apply `committedEntries` -> serve `readStates`
 //   -> advance().
 //
+// As the contract allows (and the server does), a batch without a snapshot has its committed
+// entries applied and its reads served before the fsync instead, chosen at random per batch.
+//
 // While a batch is being persisted the node is busy: messages, ticks and client calls that
 // arrive meanwhile wait in its inbox, since nothing may call into the core between ready() and
 // advance(). Every Ready is shown to the safety checks (./invariants.ts) as it is handed out.
@@ -111,6 +114,8 @@ export class SimNode {
 
   /** Between ready() and advance(): the batch being persisted. */
   inFlight: Ready | undefined;
+  /** The in-flight batch's committed entries and reads were handled before its fsync. */
+  appliedEarly = false;
   inbox: Input[] = [];
 
   // The state machine and what the driver knows about it.
@@ -507,6 +512,8 @@ export class Cluster {
       node.leader = leader;
     }
     for (const msg of rd.messages) this.send(node, msg);
+    node.appliedEarly = rd.snapshot === undefined && this.persistPrng.nextInt(2) === 0;
+    if (node.appliedEarly) this.applyReady(node, rd);
   }
 
   /**
@@ -551,6 +558,13 @@ export class Cluster {
     }
     for (const msg of rd.persistMessages) this.send(node, msg);
     if (rd.snapshot !== undefined) this.installSnapshot(node, rd.snapshot);
+    if (!node.appliedEarly) this.applyReady(node, rd);
+    node.inFlight = undefined;
+    (node.raft as RaftCore).advance();
+  }
+
+  /** Steps 4 and 5: apply `committedEntries`, serve `readStates`, answer `droppedReads`. */
+  private applyReady(node: SimNode, rd: Ready): void {
     this.applyEntries(node, rd.committedEntries);
     for (const readState of rd.readStates) {
       const read = node.reads.get(readState.context);
@@ -568,8 +582,6 @@ export class Cluster {
       read.done({ kind: 'dropped', leader: node.leader });
     }
     this.serveReads(node);
-    node.inFlight = undefined;
-    (node.raft as RaftCore).advance();
   }
 
   private send(node: SimNode, msg: Message): void {
