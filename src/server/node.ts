@@ -126,6 +126,13 @@ export interface NodeOptions {
   readonly onFatal?: (error: unknown) => void;
 }
 
+/** What takeSnapshot did: wrote one, found one already being written, had nothing new, or failed. */
+export type SnapshotOutcome =
+  | { readonly status: 'taken'; readonly index: number; readonly bytes: number }
+  | { readonly status: 'busy' }
+  | { readonly status: 'current'; readonly index: number }
+  | { readonly status: 'failed'; readonly error: string };
+
 interface PendingWrite {
   readonly term: number;
   readonly completion: Completion;
@@ -899,13 +906,13 @@ export class RaftNode implements Executor {
    * Snapshots the state machine at the applied index without blocking the event loop: the
    * machine's copy-on-write view is written in chunks, yielding between them, while writes go on.
    */
-  async takeSnapshot(): Promise<{ index: number; bytes: number } | undefined> {
-    if (this.snapshotting) return undefined;
+  async takeSnapshot(): Promise<SnapshotOutcome> {
+    if (this.snapshotting) return { status: 'busy' };
     this.snapshotting = true;
     try {
       const status = this.raft.status();
       const index = status.applied;
-      if (index <= status.snapshotIndex) return undefined;
+      if (index <= status.snapshotIndex) return { status: 'current', index: status.snapshotIndex };
       const meta = this.raft.snapshotMeta(index);
       const logBytesBefore = this.logBytesSinceSnapshot;
       const image = this.machine.beginSnapshot();
@@ -929,10 +936,10 @@ export class RaftNode implements Executor {
       this.lastSnapshotBytes = bytes;
       this.stats.snapshotsTaken++;
       this.log.info({ index, bytes }, 'snapshot taken');
-      return { index, bytes };
+      return { status: 'taken', index, bytes };
     } catch (error) {
       this.log.error({ err: error }, 'snapshot failed');
-      return undefined;
+      return { status: 'failed', error: error instanceof Error ? error.message : String(error) };
     } finally {
       this.snapshotting = false;
     }
