@@ -27,7 +27,7 @@ import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
 import { LeaderProxy } from './leader-proxy.js';
 import {
-  decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, type MemberAddress,
+  decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
 import { keySlot } from './slots.js';
 
@@ -183,6 +183,8 @@ export class RaftNode implements Executor {
   private storage!: DiskStorage;
   private transport!: PeerTransport;
   private readonly proxy: LeaderProxy;
+  /** <data-dir>/peers.json: the member addresses this node knows, for its next start. */
+  private readonly knownPeers: KnownPeersFile;
   private readonly log: Logger;
 
   private busy = false;
@@ -235,6 +237,7 @@ export class RaftNode implements Executor {
     this.options = options;
     this.log = options.logger;
     this.proxy = new LeaderProxy(4, options.host, options.requirepass);
+    this.knownPeers = new KnownPeersFile(options.dataDir, options.logger);
   }
 
   static async start(options: NodeOptions): Promise<RaftNode> {
@@ -254,6 +257,7 @@ export class RaftNode implements Executor {
     this.storage = storage;
     const bootstrap = await loadBootstrap(options, this.log);
     for (const [id, address] of bootstrap.members) this.members.set(id, address);
+    for (const [id, address] of await loadKnownPeers(options.dataDir)) this.members.set(id, address);
     if (recovered.snapshot) {
       for (const [id, address] of decodeMemberTable(recovered.snapshot.metadata)) this.members.set(id, address);
       await this.installSnapshotFile(recovered.snapshot.meta.index, recovered.snapshot.meta.term);
@@ -538,6 +542,7 @@ export class RaftNode implements Executor {
       if (id !== this.options.id) peers.set(id, { host: address.host, port: address.peerPort });
     }
     this.transport.setPeers(peers);
+    this.knownPeers.save(this.members);
   }
 
   private onTick(): void {
