@@ -288,6 +288,14 @@ export class RaftNode implements Executor {
       // A node that joined knows nobody's address until a member dials it: learn it from there.
       onPeerAddress: (id, address) => this.learnPeerAddress(id, address.host, address.port),
       onRemovedByPeer: (by) => this.onRemovedByPeer(by),
+      // After --repair-wal this node may lack entries it acknowledged: its hellos say so, and a
+      // leader that hears it starts replicating to it from scratch (Raft.reportLogLost).
+      logLost: options.repairWal,
+      onPeerLogLost: (id) => this.withRaft(() => {
+        if (this.raft.currentRole !== 'leader') return;
+        this.log.info({ peer: id }, 'peer says its log lost entries it had acknowledged (--repair-wal); probing it from the end of the log');
+        this.raft.reportLogLost(id);
+      }),
     });
     await this.transport.listen();
     this.syncPeers();
