@@ -109,6 +109,21 @@ export class Progress {
     this.inflights.reset();
   }
 
+  /**
+   * The follower's log may have lost entries it had acknowledged (its WAL was repaired): forget
+   * its match and probe it from `next`, as a new leader's progress does. Lowering `match` is safe:
+   * the commit index never goes back, and nothing more is counted on this follower's behalf until
+   * it acknowledges again.
+   */
+  resetLost(next: number): void {
+    this.match = 0;
+    this.next = next;
+    this.state = 'probe';
+    this.pendingSnapshot = 0;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
   /** An append up to `index` was accepted. Returns whether `match` moved. */
   maybeUpdate(index: number): boolean {
     let updated = false;

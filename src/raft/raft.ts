@@ -335,6 +335,20 @@ export class Raft {
     if (this.role === 'leader' && pr && pr.state === 'replicate') pr.becomeProbe();
   }
 
+  /**
+   * Peer `to` says its log may have lost entries it had acknowledged (its WAL was cut by a repair).
+   * The leader would otherwise keep its old match index and ignore its rejections as stale, and it
+   * would never catch up. Its progress starts over as a new leader's does (match 0, probing from
+   * the end of the log), and a probe goes out. No-op unless leader.
+   */
+  reportLogLost(to: NodeId): void {
+    this.assertNotInReady('reportLogLost');
+    const pr = this.progress.get(to);
+    if (this.role !== 'leader' || !pr || to === this.id) return;
+    pr.resetLost(this.log.lastIndex() + 1);
+    this.sendAppend(to, true);
+  }
+
   /** The driver finished (or failed) sending a snapshot to `to`. */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.assertNotInReady('reportSnapshot');

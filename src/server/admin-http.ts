@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeCluster } from './cluster-info.js';
 import { raftRoleName, raftStateName } from './info.js';
-import { createNodeMetrics, type NodeMetrics } from './metrics.js';
+import { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics.js';
 import type { RaftNode } from './node.js';
 
 export interface AdminHttp {
@@ -181,10 +181,10 @@ async function dispatch(routes: ReadonlyMap<string, AdminRoute>, context: AdminC
  * (which may replace built-in ones).
  */
 export async function startAdminHttp(node: RaftNode, host: string, port: number,
-  extraRoutes: ReadonlyMap<string, AdminRoute> = new Map()): Promise<AdminHttp> {
+  extraRoutes: ReadonlyMap<string, AdminRoute> = new Map(), metricsOptions: NodeMetricsOptions = {}): Promise<AdminHttp> {
   const routes = adminRoutes();
   for (const [key, route] of extraRoutes) routes.set(key, route);
-  const context: AdminContext = { node, metrics: createNodeMetrics(node) };
+  const context: AdminContext = { node, metrics: createNodeMetrics(node, metricsOptions) };
   const server = http.createServer((request, response) => {
     void dispatch(routes, context, request, response);
   });

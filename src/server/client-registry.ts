@@ -4,6 +4,7 @@
 // moment they apply (the next request, the next accept).
 
 import { REDIS_VERSION } from '../commands/table-redis.js';
+import { CommandStats } from './command-stats.js';
 
 /** Redis 7.0's defaults. */
 export const DEFAULT_CLIENT_SETTINGS: ClientSettings = {
@@ -72,6 +73,8 @@ export interface ClientStats {
 export class ClientRegistry {
   readonly settings: ClientSettings;
   readonly stats: ClientStats = { connectionsReceived: 0, connectionsRejected: 0, commandsProcessed: 0 };
+  /** Per-command counts and latencies, recorded by the connections (GET /metrics). */
+  readonly commandStats = new CommandStats();
   private readonly clients = new Map<number, RegisteredClient>();
   /** Redis client ids start at 1 and are never reused. */
   private lastId = 0;

@@ -34,6 +34,7 @@ import { error, NULL_ARRAY, OK, QUEUED, simple, EMPTY_ARRAY } from '../resp/repl
 import type { Reply } from '../resp/reply.js';
 import { ARG_OVERHEAD_BYTES, ProtocolError, RequestParser } from '../resp/request-parser.js';
 import type { ClientDescription, ClientRegistry, ClientSettings, RegisteredClient } from './client-registry.js';
+import type { CommandStat, CommandStats } from './command-stats.js';
 import { NOAUTH, parseDatabaseIndex, runConnectionCommand, type ConnectionState } from './connection-commands.js';
 import type { ClientView, Completion, Executor, Watch } from './executor.js';
 
@@ -126,11 +127,19 @@ interface QueuedCommand {
   readonly argv: readonly Buffer[];
 }
 
+/** Whether a reply is an error (a raw one is when its encoding starts with `-`). */
+function isErrorReply(reply: Reply): boolean {
+  return reply.kind === 'error' || (reply.kind === 'raw' && reply.value[0] === 0x2d);
+}
+
 /** The place of one reply in the connection's output order. */
 class PendingReply implements Completion {
   reply: Reply | null = null;
   /** Counted in the connection's pendingReads until answered. */
   isRead = false;
+  /** The command whose reply this is, timed from `startMs` (performance.now()); null when not timed. */
+  stat: CommandStat | null = null;
+  startMs = 0;
   constructor(
     private readonly connection: Connection,
     readonly protocol: ProtocolVersion,
@@ -158,6 +167,13 @@ export class Connection implements RegisteredClient, ConnectionState {
   private readonly maxOutputBufferBytes: number;
   private readonly parser: RequestParser;
   private readonly writer = new ReplyWriter();
+  private readonly commandStats: CommandStats;
+  /**
+   * The connection command running now (dispatch), timed from `timingStartMs`: its reply, or the
+   * slot made for it (EXEC), records it. Null otherwise.
+   */
+  private timing: CommandStat | null = null;
+  private timingStartMs = 0;
   private readonly address: string;
   private readonly localAddress: string;
   private readonly createdMs: number;
@@ -209,6 +225,7 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.executor = options.executor;
     this.registry = options.registry;
     this.settings = options.registry.settings;
+    this.commandStats = options.registry.commandStats;
     this.clock = options.nowMs ?? Date.now;
     this.maxInflightCommands = options.maxInflightCommands ?? DEFAULT_MAX_INFLIGHT_COMMANDS;
     this.maxOutputBufferBytes = options.maxOutputBufferBytes ?? DEFAULT_MAX_OUTPUT_BUFFER_BYTES;
@@ -387,6 +404,7 @@ export class Connection implements RegisteredClient, ConnectionState {
     }
     const resolution = resolveCommand(argv);
     if (!resolution.ok) {
+      this.countRejected(this.commandStats.unknown());
       this.lastCommand = 'NULL';
       // EXEC has no subcommands: if it resolves to an error, that is its arity.
       this.reject(resolution.error, isWord(first, 'exec'));
@@ -396,11 +414,13 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.lastCommand = spec.name;
     const flags = flagBits(spec);
     if (this.authRequired() && (flags & FLAG_NO_AUTH) === 0) {
+      this.countRejected(this.commandStats.of(spec));
       this.reject(NOAUTH, spec.name === 'exec');
       return;
     }
     if (this.transaction !== null) {
       if ((flags & FLAG_NO_MULTI) !== 0) {
+        this.countRejected(this.commandStats.of(spec));
         this.reject(error('ERR Command not allowed inside a transaction'));
         return;
       }
@@ -459,24 +479,38 @@ export class Connection implements RegisteredClient, ConnectionState {
     this.reply(QUEUED);
   }
 
+  /** A command refused before it ran (unknown, NOAUTH, not allowed in MULTI): an error, no duration. */
+  private countRejected(stat: CommandStat): void {
+    this.commandStats.record(stat, 0, 0, true);
+  }
+
   private dispatch(spec: CommandSpec, argv: readonly Buffer[]): void {
     this.registry.stats.commandsProcessed++;
+    const stat = this.commandStats.of(spec);
+    const startMs = performance.now();
     switch (spec.route) {
       case 'write':
-        this.executor.write(this.db, argv, this.newSlot());
+        this.executor.write(this.db, argv, this.timedSlot(stat, startMs));
         return;
       case 'read': {
-        const slot = this.newSlot();
+        const slot = this.timedSlot(stat, startMs);
         slot.isRead = true;
         this.pendingReads++;
         this.executor.read(this.db, argv, this.staleReads ? 'stale' : 'linearizable', slot);
         return;
       }
       case 'server':
-        this.executor.server(this.view(), spec, argv, this.newSlot());
+        this.executor.server(this.view(), spec, argv, this.timedSlot(stat, startMs));
         return;
       case 'connection':
-        this.runConnection(spec, argv);
+        // Answered here, through reply() or (EXEC) a slot; whichever comes first records it.
+        this.timing = stat;
+        this.timingStartMs = startMs;
+        try {
+          this.runConnection(spec, argv);
+        } finally {
+          this.timing = null;
+        }
         return;
       default: {
         const never: never = spec.route;
@@ -655,6 +689,11 @@ export class Connection implements RegisteredClient, ConnectionState {
 
   /** A reply produced now, in order after every reply still pending. */
   private reply(reply: Reply): void {
+    const timing = this.timing;
+    if (timing !== null) {
+      this.timing = null;
+      this.commandStats.record(timing, this.timingStartMs, performance.now(), isErrorReply(reply));
+    }
     if (this.slots.length === 0) {
       this.writer.push(reply, this.protocol);
       return;
@@ -667,6 +706,19 @@ export class Connection implements RegisteredClient, ConnectionState {
   private newSlot(): PendingReply {
     const slot = new PendingReply(this, this.protocol);
     this.slots.push(slot);
+    if (this.timing !== null) {
+      slot.stat = this.timing;
+      slot.startMs = this.timingStartMs;
+      this.timing = null;
+    }
+    return slot;
+  }
+
+  /** A slot whose reply is recorded in `stat` as taking from `startMs` until it arrives. */
+  private timedSlot(stat: CommandStat, startMs: number): PendingReply {
+    const slot = this.newSlot();
+    slot.stat = stat;
+    slot.startMs = startMs;
     return slot;
   }
 
@@ -674,6 +726,7 @@ export class Connection implements RegisteredClient, ConnectionState {
   settle(slot: PendingReply, reply: Reply): void {
     if (slot.reply !== null) throw new Error(`connection ${this.id}: a reply was completed twice`);
     slot.reply = reply;
+    if (slot.stat !== null) this.commandStats.record(slot.stat, slot.startMs, performance.now(), isErrorReply(reply));
     if (slot.isRead) this.pendingReads--;
     if (this.closed || this.slots[this.slotHead] !== slot) return;
     while (this.slotHead < this.slots.length) {

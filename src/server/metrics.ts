@@ -7,10 +7,15 @@
 // The node's counters (proposals, reads, ...) only grow; they are exposed as Prometheus counters
 // set to the node's value on each scrape. Per-peer series (replication lag, match index, link
 // state) are rebuilt on each scrape, so a removed peer's series disappear.
+//
+// The one exception is per-command counts and latencies: the connections record them as commands
+// are answered, into plain counters (command-stats.ts, no prom-client call per command), and
+// these metrics read them when scraped like the rest.
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricType, type MetricValueWithName } from 'prom-client';
 import type { Role } from '../raft/index.js';
 import { describeCluster } from './cluster-info.js';
+import { COMMAND_DURATION_BUCKETS, type CommandStats } from './command-stats.js';
 import { RAFTIS_VERSION, raftRoleName } from './info.js';
 import type { RaftNode } from './node.js';
 
@@ -25,6 +30,48 @@ export interface NodeMetrics {
 export interface NodeMetricsOptions {
   /** prom-client's process metrics (CPU, memory, event-loop lag, GC): on by default. */
   readonly processMetrics?: boolean;
+  /** The node's per-command counts and latencies (its ClientRegistry's); none when absent. */
+  readonly commandStats?: CommandStats;
+}
+
+type CommandValue = MetricValueWithName<'command' | 'le'>;
+const DURATION = 'raftis_command_duration_seconds';
+const DURATION_HELP = 'Time from dispatching a client command to its reply being ready (a write: until applied), by command';
+
+/**
+ * raftis_command_duration_seconds: a histogram whose buckets are read from CommandStats when
+ * scraped, rather than observed through prom-client on the request path.
+ */
+class CommandDurationHistogram extends Histogram<'command' | 'le'> {
+  constructor(registry: Registry, private readonly stats: CommandStats) {
+    super({
+      name: DURATION, help: DURATION_HELP,
+      labelNames: ['command'] as const, buckets: [...COMMAND_DURATION_BUCKETS], registers: [registry],
+    });
+  }
+
+  override get(): Promise<MetricObjectWithValues<CommandValue>> {
+    const values: CommandValue[] = [];
+    const bucketName = `${DURATION}_bucket`;
+    for (const stat of this.stats.all()) {
+      let cumulative = 0;
+      COMMAND_DURATION_BUCKETS.forEach((bound, at) => {
+        cumulative += stat.buckets[at] ?? 0;
+        values.push({ metricName: bucketName, labels: { command: stat.command, le: bound }, value: cumulative });
+      });
+      values.push({ metricName: bucketName, labels: { command: stat.command, le: '+Inf' }, value: stat.count });
+      values.push({ metricName: `${DURATION}_sum`, labels: { command: stat.command }, value: stat.sumSeconds });
+      values.push({ metricName: `${DURATION}_count`, labels: { command: stat.command }, value: stat.count });
+    }
+    // prom-client's typings declare MetricType as a numeric enum; at run time the type is this string.
+    const type = 'histogram' as unknown as MetricType;
+    return Promise.resolve({ name: DURATION, help: DURATION_HELP, type, aggregator: 'sum', values, collect: () => undefined });
+  }
+
+  /** What the registry calls for the text format (prom-client's own would read its empty buckets). */
+  getForPromString(): Promise<MetricObjectWithValues<CommandValue>> {
+    return this.get();
+  }
 }
 
 /** Registers a counter whose value is read from the node at scrape time. */
@@ -156,6 +203,28 @@ export function createNodeMetrics(node: RaftNode, options: NodeMetricsOptions = 
   counterOf(registry, 'raftis_snapshots_taken_total', 'Snapshots this node took', () => node.stats.snapshotsTaken);
   counterOf(registry, 'raftis_snapshots_installed_total', 'Snapshots this node installed', () => node.stats.snapshotsInstalled);
   counterOf(registry, 'raftis_elections_won_total', 'Times this node became leader', () => node.stats.elections);
+
+  // Client commands.
+  const commandStats = options.commandStats;
+  if (commandStats) {
+    new Counter({
+      name: 'raftis_commands_total', help: 'Client commands answered by this node, by command (unknown: not in the command table)',
+      labelNames: ['command'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        for (const stat of commandStats.all()) this.inc({ command: stat.command }, stat.count);
+      },
+    });
+    new Counter({
+      name: 'raftis_command_errors_total', help: 'Client commands answered with an error reply, by command',
+      labelNames: ['command'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        for (const stat of commandStats.all()) this.inc({ command: stat.command }, stat.errors);
+      },
+    });
+    new CommandDurationHistogram(registry, commandStats);
+  }
 
   // Storage.
   counterOf(registry, 'raftis_fsync_total', 'fsync calls on the write-ahead log', () => node.storageStats().fsyncCount);

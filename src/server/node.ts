@@ -27,7 +27,7 @@ import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
 import { LeaderProxy } from './leader-proxy.js';
 import {
-  decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, type MemberAddress,
+  decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
 import { keySlot } from './slots.js';
 
@@ -126,6 +126,13 @@ export interface NodeOptions {
   readonly onFatal?: (error: unknown) => void;
 }
 
+/** What takeSnapshot did: wrote one, found one already being written, had nothing new, or failed. */
+export type SnapshotOutcome =
+  | { readonly status: 'taken'; readonly index: number; readonly bytes: number }
+  | { readonly status: 'busy' }
+  | { readonly status: 'current'; readonly index: number }
+  | { readonly status: 'failed'; readonly error: string };
+
 interface PendingWrite {
   readonly term: number;
   readonly completion: Completion;
@@ -176,6 +183,8 @@ export class RaftNode implements Executor {
   private storage!: DiskStorage;
   private transport!: PeerTransport;
   private readonly proxy: LeaderProxy;
+  /** <data-dir>/peers.json: the member addresses this node knows, for its next start. */
+  private readonly knownPeers: KnownPeersFile;
   private readonly log: Logger;
 
   private busy = false;
@@ -228,6 +237,7 @@ export class RaftNode implements Executor {
     this.options = options;
     this.log = options.logger;
     this.proxy = new LeaderProxy(4, options.host, options.requirepass);
+    this.knownPeers = new KnownPeersFile(options.dataDir, options.logger);
   }
 
   static async start(options: NodeOptions): Promise<RaftNode> {
@@ -247,6 +257,7 @@ export class RaftNode implements Executor {
     this.storage = storage;
     const bootstrap = await loadBootstrap(options, this.log);
     for (const [id, address] of bootstrap.members) this.members.set(id, address);
+    for (const [id, address] of await loadKnownPeers(options.dataDir)) this.members.set(id, address);
     if (recovered.snapshot) {
       for (const [id, address] of decodeMemberTable(recovered.snapshot.metadata)) this.members.set(id, address);
       await this.installSnapshotFile(recovered.snapshot.meta.index, recovered.snapshot.meta.term);
@@ -277,6 +288,14 @@ export class RaftNode implements Executor {
       // A node that joined knows nobody's address until a member dials it: learn it from there.
       onPeerAddress: (id, address) => this.learnPeerAddress(id, address.host, address.port),
       onRemovedByPeer: (by) => this.onRemovedByPeer(by),
+      // After --repair-wal this node may lack entries it acknowledged: its hellos say so, and a
+      // leader that hears it starts replicating to it from scratch (Raft.reportLogLost).
+      logLost: options.repairWal,
+      onPeerLogLost: (id) => this.withRaft(() => {
+        if (this.raft.currentRole !== 'leader') return;
+        this.log.info({ peer: id }, 'peer says its log lost entries it had acknowledged (--repair-wal); probing it from the end of the log');
+        this.raft.reportLogLost(id);
+      }),
     });
     await this.transport.listen();
     this.syncPeers();
@@ -531,6 +550,7 @@ export class RaftNode implements Executor {
       if (id !== this.options.id) peers.set(id, { host: address.host, port: address.peerPort });
     }
     this.transport.setPeers(peers);
+    this.knownPeers.save(this.members);
   }
 
   private onTick(): void {
@@ -899,13 +919,13 @@ export class RaftNode implements Executor {
    * Snapshots the state machine at the applied index without blocking the event loop: the
    * machine's copy-on-write view is written in chunks, yielding between them, while writes go on.
    */
-  async takeSnapshot(): Promise<{ index: number; bytes: number } | undefined> {
-    if (this.snapshotting) return undefined;
+  async takeSnapshot(): Promise<SnapshotOutcome> {
+    if (this.snapshotting) return { status: 'busy' };
     this.snapshotting = true;
     try {
       const status = this.raft.status();
       const index = status.applied;
-      if (index <= status.snapshotIndex) return undefined;
+      if (index <= status.snapshotIndex) return { status: 'current', index: status.snapshotIndex };
       const meta = this.raft.snapshotMeta(index);
       const logBytesBefore = this.logBytesSinceSnapshot;
       const image = this.machine.beginSnapshot();
@@ -929,10 +949,10 @@ export class RaftNode implements Executor {
       this.lastSnapshotBytes = bytes;
       this.stats.snapshotsTaken++;
       this.log.info({ index, bytes }, 'snapshot taken');
-      return { index, bytes };
+      return { status: 'taken', index, bytes };
     } catch (error) {
       this.log.error({ err: error }, 'snapshot failed');
-      return undefined;
+      return { status: 'failed', error: error instanceof Error ? error.message : String(error) };
     } finally {
       this.snapshotting = false;
     }

@@ -74,8 +74,25 @@ export function installServerCommands(node: RaftNode, registry: ClientRegistry, 
         return;
       }
       case 'raft.snapshot':
-        void node.takeSnapshot().then((taken) =>
-          reply(taken ? bulkText(`snapshot at index ${taken.index}, ${taken.bytes} bytes`) : bulkText('nothing new to snapshot')));
+        // Answered once the snapshot is durable. One already being written is refused, as Redis
+        // refuses BGSAVE during a save ("ERR Background save already in progress"): its index
+        // may be older than what this caller has seen applied, so waiting for it would not do.
+        void node.takeSnapshot().then((outcome) => {
+          switch (outcome.status) {
+            case 'taken':
+              reply(bulkText(`snapshot at index ${outcome.index}, ${outcome.bytes} bytes`));
+              return;
+            case 'current':
+              reply(bulkText('nothing new to snapshot'));
+              return;
+            case 'busy':
+              reply(error('ERR snapshot already in progress'));
+              return;
+            case 'failed':
+              reply(error(`ERR snapshot failed: ${outcome.error.replace(/[\r\n]+/g, ' ')}`));
+              return;
+          }
+        });
         return;
       case 'raft.digest':
         reply(bulkText(`${node.machine.appliedIndex}:${node.machine.digest()}`));

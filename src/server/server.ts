@@ -60,7 +60,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   let admin: AdminHttp | undefined;
-  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort, httpApiRoutes(node));
+  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort, httpApiRoutes(node), { commandStats: registry.commandStats });
 
   function shutdown(): Promise<void> {
     shuttingDown ??= (async () => {

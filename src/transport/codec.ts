@@ -67,6 +67,13 @@ export interface HelloFrame {
    */
   readonly listenHost: string;
   readonly listenPort: number;
+  /**
+   * The dialer's log may have lost entries it had acknowledged (it was started with --repair-wal):
+   * the listener, if it leads, must forget what it believes the dialer holds. Encoded as one
+   * optional byte after the listen port (bit 0), present only when set, so a hello without it is
+   * byte for byte the original one; later bits are ignored.
+   */
+  readonly logLost?: boolean;
 }
 
 export type Frame =
@@ -97,6 +104,9 @@ export class CodecError extends Error {
     this.name = 'CodecError';
   }
 }
+
+/** Bit 0 of the hello's optional flags byte: see HelloFrame.logLost. */
+const HELLO_LOG_LOST = 1;
 
 // Wire codes. They are part of the protocol: never renumber, only add.
 const FRAME_CODES: { readonly [K in FrameType]: number } = {
@@ -334,7 +344,7 @@ export function encodeFrame(frame: Frame): Buffer {
         throw new Error(`cluster id is ${clusterId.length} bytes; at most ${MAX_CLUSTER_ID_BYTES} fit`);
       }
       if (frame.nonce.length !== NONCE_BYTES) throw new Error(`nonce is ${frame.nonce.length} bytes, not ${NONCE_BYTES}`);
-      payloadSize = 2 + clusterId.length + 4 + 4 + 1 + NONCE_BYTES + 2 + Buffer.byteLength(frame.listenHost, 'utf8') + 2;
+      payloadSize = 2 + clusterId.length + 4 + 4 + 1 + NONCE_BYTES + 2 + Buffer.byteLength(frame.listenHost, 'utf8') + 2 + (frame.logLost === true ? 1 : 0);
       break;
     case 'challenge':
       if (frame.nonce.length !== NONCE_BYTES) throw new Error(`nonce is ${frame.nonce.length} bytes, not ${NONCE_BYTES}`);
@@ -386,6 +396,7 @@ export function encodeFrame(frame: Frame): Buffer {
       w.raw(frame.nonce);
       w.shortBytes(Buffer.from(frame.listenHost, 'utf8'));
       w.u16(frame.listenPort);
+      if (frame.logLost === true) w.u8(HELLO_LOG_LOST);
       break;
     case 'challenge':
       w.raw(frame.nonce);
@@ -616,7 +627,9 @@ function readPayload(type: FrameType, r: Reader): Frame {
       const nonce = r.raw(NONCE_BYTES, 'nonce');
       const listenHost = r.shortString('listenHost');
       const listenPort = r.u16('listenPort');
-      return { type, clusterId, from, to, lane, nonce, listenHost, listenPort };
+      if (r.remaining() === 0) return { type, clusterId, from, to, lane, nonce, listenHost, listenPort };
+      const flags = r.u8('hello flags');
+      return { type, clusterId, from, to, lane, nonce, listenHost, listenPort, logLost: (flags & HELLO_LOG_LOST) !== 0 };
     }
     case 'challenge':
       return { type, nonce: r.raw(NONCE_BYTES, 'nonce'), proof: r.raw(PROOF_BYTES, 'proof') };

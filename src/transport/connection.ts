@@ -20,6 +20,8 @@ export interface ConnectionContext extends ListenerIdentity {
   readonly handshakeTimeoutMs: number;
   /** The largest frame a listener accepts once the handshake is done. */
   readonly maxFrameBytes: number;
+  /** Sent in our hellos: this node's log may have lost acknowledged entries (HelloFrame.logLost). */
+  readonly logLost?: boolean;
   /** How long a gracefully ending connection waits for the peer to close before destroying it. */
   readonly closeGraceMs: number;
 }
@@ -238,9 +240,15 @@ export class PeerConnection {
     this.hello = {
       type: 'hello', clusterId: this.ctx.clusterId, from: this.ctx.id, to: this.peerId, lane: this.lane, nonce: newNonce(),
       listenHost: this.ctx.listen.host, listenPort: this.ctx.listen.port,
+      ...(this.ctx.logLost === true ? { logLost: true } : {}),
     };
     this.step = 'awaitChallenge';
     this.socket.write(encodeFrame(this.hello));
+  }
+
+  /** Whether the dialer's hello said its log lost acknowledged entries. */
+  get helloLogLost(): boolean {
+    return this.role === 'listener' && this.hello?.logLost === true;
   }
 
   /** The dialer's advertised listen address, once its hello arrived. */

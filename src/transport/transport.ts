@@ -90,6 +90,13 @@ export interface PeerTransportOptions {
   readonly onRemovedByPeer?: (by: NodeId) => void;
   /** A peer that dialed us (and passed the handshake) listens at this address. */
   readonly onPeerAddress?: (id: NodeId, address: PeerAddress) => void;
+  /**
+   * Say in our hellos that this node's log may have lost entries it had acknowledged (it was
+   * repaired with --repair-wal), so that the leader stops trusting its old match index.
+   */
+  readonly logLost?: boolean;
+  /** A peer that dialed us (raft lane, handshake passed) says its log lost acknowledged entries. */
+  readonly onPeerLogLost?: (id: NodeId) => void;
 }
 
 /** The outbound connection's state. `refused`: the peer (or we) refused the handshake. */
@@ -243,6 +250,7 @@ export class PeerTransport {
       handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
       maxFrameBytes: this.limits.maxFrameBytes,
       closeGraceMs: this.limits.closeGraceMs,
+      logLost: options.logLost === true,
       get removed() {
         return currentRemoved();
       },
@@ -660,6 +668,7 @@ export class PeerTransport {
     this.log.info({ peer: conn.peerId, remote: conn.remote }, 'accepted connection from peer');
     const advertised = conn.helloAddress;
     if (advertised) this.options.onPeerAddress?.(conn.peerId, advertised);
+    if (conn.helloLogLost) this.options.onPeerLogLost?.(conn.peerId);
   }
 
   private onRaftFrame(conn: PeerConnection, frame: Frame): void {

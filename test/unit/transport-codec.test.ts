@@ -101,6 +101,7 @@ const FRAME_SAMPLES: { readonly [K in FrameType]: readonly Extract<Frame, { type
   hello: [
     { type: 'hello', clusterId: 'prod-eu', from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES, 7), listenHost: '127.0.0.2', listenPort: 17002 },
     { type: 'hello', clusterId: 'ünïcödé', from: MAX_U32, to: 1, lane: 'snapshot', nonce: Buffer.alloc(NONCE_BYTES, 1), listenHost: 'node-7.example', listenPort: 65535 },
+    { type: 'hello', clusterId: 'prod-eu', from: 3, to: 1, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES, 9), listenHost: '127.0.0.3', listenPort: 17003, logLost: true },
   ],
   challenge: [{ type: 'challenge', nonce: Buffer.alloc(NONCE_BYTES, 2), proof: Buffer.alloc(PROOF_BYTES, 3) }],
   auth: [{ type: 'auth', proof: Buffer.alloc(PROOF_BYTES, 4) }],
@@ -218,6 +219,22 @@ describe('message and frame round trips', () => {
     expect(() => encodeFrame({ type: 'hello', clusterId: 'x'.repeat(256), from: 1, to: 2, lane: 'raft', nonce: Buffer.alloc(NONCE_BYTES), listenHost: 'h', listenPort: 1 })).toThrow(
       /cluster id/,
     );
+  });
+
+  it('adds the hello\'s flags byte only when logLost is set, and ignores flag bits it does not know', () => {
+    const hello = FRAME_SAMPLES.hello[0]!;
+    const plain = encodeFrame(hello);
+    expect(encodeFrame({ ...hello, logLost: false })).toEqual(plain);
+    const flagged = encodeFrame({ ...hello, logLost: true });
+    expect(flagged.length).toBe(plain.length + 1);
+    expect(decodeFrame(plain)).not.toHaveProperty('logLost');
+    expect(decodeFrame(flagged)).toMatchObject({ logLost: true });
+    // A later version's flag bits, with bit 0 clear: decoded, and the log is not lost.
+    const payloadEnd = flagged.length - 4;
+    const future = Buffer.from(flagged);
+    future[payloadEnd - 1] = 0xfe;
+    future.writeUInt32BE(crc32(future.subarray(4, payloadEnd)), payloadEnd);
+    expect(decodeFrame(future)).toMatchObject({ type: 'hello', logLost: false });
   });
 
   it('cuts an overlong refusal detail instead of failing', () => {

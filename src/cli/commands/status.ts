@@ -6,6 +6,12 @@
 // leader knows members the given node did not list (the given node is behind on membership), they
 // are asked too. Lag is the leader's view: its last log index minus the member's match index.
 //
+// An address can be reused: a member removed or moved away, and another raftis process (another
+// node id, or a node of another cluster) listening there now. What answers at a member's address
+// must report that member's id and the given node's cluster id; otherwise the row says `wrong-node`
+// or `wrong-cluster`, a line under the table says what was found there, and its figures are not
+// shown as the member's.
+//
 // Exit code: 0 when a leader is known, 1 when there is none or the given node cannot be reached.
 
 import type { Argv, CommandModule } from 'yargs';
@@ -54,6 +60,8 @@ export function parsePeerLine(value: string): PeerLine | undefined {
 /** What one node says of itself in INFO raft. */
 export interface NodeReport {
   readonly id: number;
+  /** `raft_cluster_id`; undefined when the node does not report one. */
+  readonly clusterId?: string | undefined;
   readonly role: string;
   readonly state: string;
   readonly leaderId: number;
@@ -81,6 +89,7 @@ export function parseRaftReport(text: string): NodeReport {
   }
   return {
     id: number('raft_node_id'),
+    clusterId: fields.get('raft_cluster_id'),
     role: fields.get('raft_role') ?? 'unknown',
     state: fields.get('raft_state') ?? 'unknown',
     leaderId: number('raft_leader_id'),
@@ -102,6 +111,11 @@ export interface MemberStatus {
   readonly report: NodeReport | undefined;
   /** The reason it is down. */
   readonly failure?: string;
+  /**
+   * Another node answers at the member's address: a different id, or the same id in another
+   * cluster. `report` is then undefined: its figures are not this member's.
+   */
+  readonly wrong?: { readonly kind: 'wrong-node' | 'wrong-cluster'; readonly id: number; readonly clusterId: string | undefined };
 }
 
 export interface ClusterStatus {
@@ -129,9 +143,19 @@ export async function askRaftReport(host: string, port: number, options: StatusO
   return parseRaftReport(replyText(replies[setup.length] as Reply));
 }
 
-async function askMember(id: number, host: string, port: number, options: StatusOptions): Promise<MemberStatus> {
+/** Whether `report` is the member `id` of cluster `clusterId`; if not, what answered instead. */
+export function checkIdentity(id: number, clusterId: string | undefined, report: NodeReport): MemberStatus['wrong'] {
+  if (report.id !== id) return { kind: 'wrong-node', id: report.id, clusterId: report.clusterId };
+  if (clusterId !== undefined && report.clusterId !== clusterId) return { kind: 'wrong-cluster', id: report.id, clusterId: report.clusterId };
+  return undefined;
+}
+
+async function askMember(id: number, host: string, port: number, clusterId: string | undefined, options: StatusOptions): Promise<MemberStatus> {
   try {
-    return { id, host, port, report: await askRaftReport(host, port, options) };
+    const report = await askRaftReport(host, port, options);
+    const wrong = checkIdentity(id, clusterId, report);
+    if (wrong) return { id, host, port, report: undefined, wrong };
+    return { id, host, port, report };
   } catch (error) {
     return { id, host, port, report: undefined, failure: (error as Error).message };
   }
@@ -149,7 +173,7 @@ export async function collectStatus(host: string, port: number, options: StatusO
   const askAll = async (peers: readonly PeerLine[]): Promise<void> => {
     const fresh = peers.filter((peer) => !members.has(peer.id));
     for (const peer of fresh) members.set(peer.id, { id: peer.id, host: peer.host, port: peer.port, report: undefined });
-    const answers = await Promise.all(fresh.map((peer) => askMember(peer.id, peer.host, peer.port, options)));
+    const answers = await Promise.all(fresh.map((peer) => askMember(peer.id, peer.host, peer.port, seed.clusterId, options)));
     for (const answer of answers) members.set(answer.id, answer);
   };
   await askAll(seed.peers);
@@ -182,7 +206,7 @@ export function formatStatusTable(status: ClusterStatus): string {
     const lag = lagOf(member, status.leader);
     const marker = status.leader?.id === member.id ? '*' : '';
     const address = `${member.host}:${member.port}`;
-    if (!report) return [marker, String(member.id), address, 'down', '-', '-', '-', '-', '-', '-', lag === undefined ? '-' : String(lag)];
+    if (!report) return [marker, String(member.id), address, member.wrong?.kind ?? 'down', '-', '-', '-', '-', '-', '-', lag === undefined ? '-' : String(lag)];
     return [
       marker, String(member.id), address, report.state === 'up' ? report.role : `${report.role} (${report.state})`,
       report.voting ? 'yes' : 'no', String(report.term), String(report.logEntries), String(report.lastIndex),
@@ -198,7 +222,19 @@ export function formatStatusTable(status: ClusterStatus): string {
   const summary = leader?.report
     ? `leader: node ${leader.id} at ${leader.host}:${leader.port}, term ${leader.report.term}; ${up} of ${status.members.length} nodes answering`
     : `no leader; ${up} of ${status.members.length} nodes answering`;
-  return `${lines.join('\n')}\n\n${summary}\n`;
+  const notes = status.members.filter((member) => member.wrong).map((member) => `${describeWrong(member)}\n`).join('');
+  return `${lines.join('\n')}\n\n${notes}${summary}\n`;
+}
+
+/** `node 3: wrong node: found id 5 at 127.0.0.1:7003`, for the lines under the table. */
+export function describeWrong(member: MemberStatus): string {
+  const wrong = member.wrong;
+  if (!wrong) return '';
+  const at = `${member.host}:${member.port}`;
+  const cluster = wrong.clusterId === undefined ? 'no cluster id' : `cluster ${JSON.stringify(wrong.clusterId)}`;
+  return wrong.kind === 'wrong-node'
+    ? `node ${member.id}: wrong node: found id ${wrong.id} (${cluster}) at ${at}`
+    : `node ${member.id}: wrong cluster: found node ${wrong.id} of ${cluster} at ${at}`;
 }
 
 interface StatusArgs {

@@ -91,8 +91,11 @@ export class TestCluster {
     return node;
   }
 
-  /** Starts (or restarts) a node's process and waits until its client port answers PING. */
-  async spawn(id: number, membership: readonly string[]): Promise<void> {
+  /**
+   * Starts (or restarts) a node's process and waits until its client port answers PING (unless
+   * `waitForClients` is false: a node expected to stop on its own may stop before it answers).
+   */
+  async spawn(id: number, membership: readonly string[], waitForClients = true): Promise<void> {
     const node = this.node(id);
     const tickMs = this.options.tickMs ?? 50;
     const args = [
@@ -105,6 +108,7 @@ export class TestCluster {
     fs.closeSync(log);
     node.process = child;
     node.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    if (!waitForClients) return;
     await waitFor(`node ${id} to accept clients`, async () => (await this.ping(id)) || undefined, 30_000, 100);
   }
 

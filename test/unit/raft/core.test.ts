@@ -331,3 +331,60 @@ describe('lease reads (thesis §6.4.1)', () => {
     expect(ready.readStates).toEqual([]);
   });
 });
+
+describe('a follower whose log lost acknowledged entries (a WAL cut by --repair-wal)', () => {
+  /** 3 nodes, 11 entries committed everywhere; then `follower` restarts with only its first 5. */
+  function repairedFollower(): { net: Net; leader: number; follower: number } {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    for (let k = 0; k < 10; k++) net.node(leader).propose(bytes(`v${k}`));
+    net.tickAll(3);
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const lastIndex = net.node(leader).status().lastIndex;
+    expect(net.node(follower).status().lastIndex).toBe(lastIndex);
+    expect(net.node(leader).status().progress.find((p) => p.id === follower)?.match).toBe(lastIndex);
+    net.crash(follower);
+    const disk = net.disks.get(follower)!;
+    disk.entries = disk.entries.filter((entry) => entry.index <= 5);
+    disk.hardState = { ...disk.hardState, commit: Math.min(disk.hardState.commit, 5) };
+    net.start(follower);
+    for (let k = 0; k < 3; k++) net.node(leader).propose(bytes(`w${k}`));
+    net.tickAll(5);
+    return { net, leader, follower };
+  }
+
+  it('without reportLogLost the leader ignores its rejections and it never catches up (the test can fail)', () => {
+    const { net, leader, follower } = repairedFollower();
+    net.tickAll(30);
+    expect(net.node(follower).status().lastIndex).toBe(5);
+    // The leader still believes the follower holds what it acknowledged before the repair.
+    expect(net.node(leader).status().progress.find((p) => p.id === follower)?.match).toBeGreaterThan(5);
+  });
+
+  it('reportLogLost on the leader resets its progress to probe with match 0, and it catches up', () => {
+    const { net, leader, follower } = repairedFollower();
+    net.node(leader).reportLogLost(follower);
+    const progress = net.node(leader).status().progress.find((p) => p.id === follower)!;
+    expect(progress).toMatchObject({ match: 0, state: 'probe', next: net.node(leader).status().lastIndex + 1 });
+    const commitBefore = net.node(leader).status().commit;
+    net.deliver();
+    // Lowering match never lowers the commit index.
+    expect(net.node(leader).status().commit).toBeGreaterThanOrEqual(commitBefore);
+    net.tickAll(3);
+    const status = net.node(leader).status();
+    expect(net.node(follower).status().lastIndex).toBe(status.lastIndex);
+    expect(net.node(follower).status().commit).toBe(status.commit);
+    expect(status.progress.find((p) => p.id === follower)).toMatchObject({ match: status.lastIndex, state: 'replicate' });
+    expect(net.appliedData(follower).slice(-3)).toEqual(['w0', 'w1', 'w2']);
+  });
+
+  it('is a no-op on a follower and for the leader itself', () => {
+    const { net, leader, follower } = repairedFollower();
+    const other = [1, 2, 3].find((id) => id !== leader && id !== follower)!;
+    net.node(other).reportLogLost(follower);
+    net.node(leader).reportLogLost(leader);
+    expect(net.node(other).hasReady()).toBe(false);
+    net.tickAll(10);
+    expect(net.node(follower).status().lastIndex).toBe(5);
+  });
+});

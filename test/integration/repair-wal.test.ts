@@ -1,0 +1,74 @@
+// `raftis server --repair-wal` on a follower whose WAL is corrupt in the middle, with the same
+// leader in charge throughout (issue #3). The repair cuts the follower's log below entries it had
+// acknowledged; the leader used to keep its old match index for it and ignore its rejections as
+// stale, so it never caught up. Now the repaired node says so in its transport hello and the
+// leader probes it from scratch. Real `raftis server` processes (helpers/cluster.ts); every wait
+// is a poll with a deadline.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from './helpers/cluster.js';
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({ nodes: 3 });
+  await cluster.waitForLeader();
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+/** Flips one byte inside `marker` in whichever WAL segment of node `id` holds it. */
+function corrupt(id: number, marker: string): string {
+  const dir = path.join(cluster.node(id).dataDir, 'wal');
+  for (const name of fs.readdirSync(dir).filter((file) => file.endsWith('.wal'))) {
+    const file = path.join(dir, name);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(marker);
+    if (at < 0) continue;
+    // Well before the end (99 writes follow it, each its own batch): valid records follow the
+    // damage, so this is corruption, not a torn tail.
+    expect(bytes.length - at).toBeGreaterThan(2_000);
+    bytes[at + 2] = bytes[at + 2]! ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    return file;
+  }
+  throw new Error(`no WAL segment of node ${id} holds ${marker}`);
+}
+
+describe('--repair-wal on a follower', () => {
+  it('cuts its log at the corrupt record, and it catches up from the same leader', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const writer = cluster.client(leader);
+    // One write at a time, so each is its own WAL batch on the follower.
+    for (let at = 0; at < 200; at++) expect(await writer.set(`k${at}`, at === 100 ? 'MARKER-in-the-middle' : `v${at}`)).toBe('OK');
+    await cluster.waitForConvergence([1, 2, 3]);
+    const termBefore = (await cluster.infoRaft(leader)).raft_current_term;
+
+    expect(await cluster.kill(follower, 'SIGTERM')).toBe(0);
+    corrupt(follower, 'MARKER-in-the-middle');
+
+    // Without --repair-wal it refuses to start.
+    await cluster.spawn(follower, [], false);
+    expect(await cluster.node(follower).exited).toBe(1);
+    expect(cluster.logs(follower)).toMatch(/storage corruption in .*\.wal at byte \d+: checksum mismatch/);
+
+    await cluster.spawn(follower, ['--repair-wal']);
+    expect(cluster.logs(follower)).toMatch(/repair: cutting the WAL at the first bad record/);
+    const repaired = await cluster.infoRaft(follower);
+    expect(Number(repaired.raft_current_index)).toBeLessThan(105);
+
+    for (let at = 200; at < 250; at++) expect(await writer.set(`k${at}`, `v${at}`)).toBe('OK');
+    const digest = await cluster.waitForConvergence([leader, follower], 20_000);
+    expect(Number(digest.split(':')[0])).toBeGreaterThan(250);
+    // The same leader, in the same term, all along: no election helped.
+    const after = await cluster.infoRaft(leader);
+    expect(after.raft_role).toBe('leader');
+    expect(after.raft_current_term).toBe(termBefore);
+    expect(cluster.logs(leader)).toMatch(/peer says its log lost entries it had acknowledged/);
+  });
+});
