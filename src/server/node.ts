@@ -923,9 +923,14 @@ export class RaftNode implements Executor {
     if (this.snapshotting) return { status: 'busy' };
     this.snapshotting = true;
     try {
-      const status = this.raft.status();
+      // While a cycle persists, the state machine has already applied its committed entries but
+      // the core's applied index moves only at advance(): start between cycles, where they agree,
+      // or the image would hold entries beyond its index (applied twice after a restart from it).
+      const status = await new Promise<RaftStatus>((resolve) => this.withRaft(() => resolve(this.raft.status())));
       const index = status.applied;
       if (index <= status.snapshotIndex) return { status: 'current', index: status.snapshotIndex };
+      // No cycle ran since that status was read (cycles start on setImmediate; this continues in
+      // a microtask), so the machine is still at exactly `index`.
       const meta = this.raft.snapshotMeta(index);
       const logBytesBefore = this.logBytesSinceSnapshot;
       const image = this.machine.beginSnapshot();

@@ -50,4 +50,24 @@ describe('RAFT.SNAPSHOT', () => {
     const next = String(await second.call('RAFT.SNAPSHOT'));
     expect(Number(/^snapshot at index (\d+),/.exec(next)?.[1])).toBeGreaterThan(Number(/index (\d+)/.exec(taken)?.[1]));
   });
+
+  it('taken right after a write, includes that write under the right index, and the node restarts from it', async () => {
+    const client = cluster.client(1);
+    // Pipelined: RAFT.SNAPSHOT runs the moment INCR's reply is ready, which is while the node's
+    // driver is still writing that cycle's log entries to disk.
+    for (let round = 0; round < 3; round++) {
+      const results = await client.pipeline().set(`pipelined:${round}`, 'x').incr('pipelined:counter').call('RAFT.SNAPSHOT').exec();
+      expect(results?.map(([failure]) => failure)).toEqual([null, null, null]);
+      const snapshot = String(results?.[2]?.[1]);
+      const applied = Number(String(await client.call('RAFT.DIGEST')).split(':')[0]);
+      // The snapshot's index covers the INCR it contains (the state machine's applied index).
+      expect(Number(/^snapshot at index (\d+),/.exec(snapshot)?.[1])).toBeGreaterThanOrEqual(applied);
+    }
+    const digest = String(await client.call('RAFT.DIGEST'));
+    expect(await cluster.kill(1, 'SIGTERM')).toBe(0);
+    await cluster.restart(1);
+    await cluster.waitForLeader();
+    expect(String(await cluster.client(1).call('RAFT.DIGEST'))).toBe(digest);
+    expect(await cluster.client(1).get('pipelined:counter')).toBe('3');
+  });
 });
