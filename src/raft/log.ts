@@ -3,7 +3,7 @@
 //
 // Invariants (checked by assertCoherent):
 //   snapshotIndex <= applied <= committed <= lastIndex
-//   stableIndex <= lastIndex
+//   stableIndex <= inProgressIndex <= lastIndex
 //   entries[k].index === snapshotIndex + 1 + k
 import type { Entry, Snapshot } from './types.js';
 import { assert } from './assert.js';
@@ -23,6 +23,11 @@ export class RaftLog {
   applied = 0;
   /** Highest index known durable on this node's disk. */
   stableIndex = 0;
+  /**
+   * Highest index handed to the driver to persist. Above stableIndex while a write the driver
+   * runs asynchronously (advance(false)) is under way; the next Ready carries only what follows.
+   */
+  inProgressIndex = 0;
   /** A snapshot received from the leader that the driver must persist and install. */
   pendingSnapshot: Snapshot | undefined;
 
@@ -75,9 +80,9 @@ export class RaftLog {
     return result;
   }
 
-  /** Entries from `from` on that are not yet durable. */
+  /** Entries not yet durable and not yet handed to the driver to persist. */
   unstableEntries(): Entry[] {
-    const from = Math.max(this.stableIndex + 1, this.firstIndex());
+    const from = Math.max(this.inProgressIndex + 1, this.firstIndex());
     if (from > this.lastIndex()) return [];
     return this.entries.slice(from - this.snapshotIndex - 1);
   }
@@ -120,6 +125,15 @@ export class RaftLog {
   private truncateFrom(index: number): void {
     this.entries.length = index - this.snapshotIndex - 1;
     if (this.stableIndex >= index) this.stableIndex = index - 1;
+    if (this.inProgressIndex >= index) this.inProgressIndex = index - 1;
+  }
+
+  /**
+   * The highest index the driver may apply: committed (durable on a majority) and durable
+   * here too, so a snapshot of the applied state never runs ahead of this node's own log.
+   */
+  applyableIndex(): number {
+    return Math.min(this.committed, this.stableIndex);
   }
 
   /**
@@ -157,6 +171,7 @@ export class RaftLog {
     this.snapshotTerm = snapshot.meta.term;
     this.committed = snapshot.meta.index;
     this.stableIndex = Math.min(this.stableIndex, snapshot.meta.index);
+    this.inProgressIndex = Math.min(this.inProgressIndex, snapshot.meta.index);
     this.pendingSnapshot = snapshot;
   }
 
@@ -177,6 +192,7 @@ export class RaftLog {
       () => `snapshot index ${this.snapshotIndex} > applied ${this.applied}`);
     assert(this.applied <= this.committed, () => `applied ${this.applied} > committed ${this.committed}`);
     assert(this.committed <= this.lastIndex(), () => `committed ${this.committed} > last index ${this.lastIndex()}`);
-    assert(this.stableIndex <= this.lastIndex(), () => `stable ${this.stableIndex} > last index ${this.lastIndex()}`);
+    assert(this.stableIndex <= this.inProgressIndex, () => `stable ${this.stableIndex} > in progress ${this.inProgressIndex}`);
+    assert(this.inProgressIndex <= this.lastIndex(), () => `in progress ${this.inProgressIndex} > last index ${this.lastIndex()}`);
   }
 }

@@ -126,6 +126,7 @@ export class Raft {
     this.confHistory = [{ index: this.log.snapshotIndex, conf: this.confState }];
     this.log.append(entries);
     this.log.stableIndex = this.log.lastIndex();
+    this.log.inProgressIndex = this.log.stableIndex;
     this.term = hardState.term;
     this.vote = hardState.vote;
     assert(hardState.commit <= this.log.lastIndex(),
@@ -373,7 +374,7 @@ export class Raft {
       (this.role === 'leader' && (this.broadcastPending || this.readOnly.hasUnsent())) ||
       this.log.pendingSnapshot !== undefined ||
       this.log.unstableEntries().length > 0 ||
-      this.log.committed > this.log.applied ||
+      this.log.applyableIndex() > this.log.applied ||
       !sameHardState(this.hardState(), this.prevHardState) ||
       !sameSoftState(this.softState(), this.prevSoftState)
     );
@@ -391,14 +392,18 @@ export class Raft {
     const softState = this.softState();
     const snapshot = this.log.pendingSnapshot;
     const committedFrom = Math.max(this.log.applied + 1, this.log.firstIndex());
+    const committedTo = this.log.applyableIndex();
+    const entries = this.log.unstableEntries();
+    const lastEntry = entries[entries.length - 1];
+    if (lastEntry) this.log.inProgressIndex = lastEntry.index;
     const ready: Ready = {
       softState: sameSoftState(softState, this.prevSoftState) ? undefined : softState,
       hardState: sameHardState(hardState, this.prevHardState) ? undefined : hardState,
       snapshot,
-      entries: this.log.unstableEntries(),
+      entries,
       messages: this.messages,
       persistMessages: this.persistMessages,
-      committedEntries: this.log.committed >= committedFrom ? this.log.slice(committedFrom, this.log.committed + 1) : [],
+      committedEntries: committedTo >= committedFrom ? this.log.slice(committedFrom, committedTo + 1) : [],
       readStates: this.readStates,
       droppedReads: this.droppedReads,
     };
@@ -410,19 +415,28 @@ export class Raft {
     return ready;
   }
 
-  /** The driver has done everything the last Ready asked. */
-  advance(): void {
+  /**
+   * The driver has done everything the last Ready asked. With `persisted` false it has sent the
+   * messages and applied the committed entries but its write of `entries` and `hardState` is
+   * still under way (asynchronous storage writes): it holds `persistMessages` until that write
+   * is durable, then calls persisted() with the batch's last entry. Until then the next Ready
+   * carries only newer entries, and nothing above the durable index is handed out to apply.
+   * A Ready with a snapshot must be persisted before advance().
+   */
+  advance(persisted = true): void {
     const ready = this.inFlightReady;
     assert(ready !== undefined, 'advance() without a ready()');
+    assert(persisted || ready.snapshot === undefined, 'a Ready with a snapshot must be persisted before advance()');
     this.inFlightReady = undefined;
     if (ready.snapshot) {
       this.log.pendingSnapshot = undefined;
       this.log.stableIndex = Math.max(this.log.stableIndex, ready.snapshot.meta.index);
+      this.log.inProgressIndex = Math.max(this.log.inProgressIndex, this.log.stableIndex);
       this.log.applied = Math.max(this.log.applied, ready.snapshot.meta.index);
       this.snapshot = ready.snapshot;
     }
     const lastEntry = ready.entries[ready.entries.length - 1];
-    if (lastEntry) {
+    if (lastEntry && persisted) {
       assert(this.log.matchTerm(lastEntry.index, lastEntry.term),
         () => `persisted entry ${lastEntry.index}@${lastEntry.term} no longer in the log`);
       this.log.stableIndex = Math.max(this.log.stableIndex, lastEntry.index);
@@ -434,13 +448,31 @@ export class Raft {
     }
     if (ready.hardState) this.prevHardState = ready.hardState;
     if (ready.softState) this.prevSoftState = ready.softState;
+    if (persisted) this.stableMoved();
+    this.log.assertCoherent();
+  }
+
+  /**
+   * An asynchronous write (see advance) is durable up to the entry (index, term). Ignored if
+   * that entry is no longer in the log (a newer leader's entries replaced it; their own write
+   * comes later) or is covered by a snapshot.
+   */
+  persisted(index: number, term: number): void {
+    this.assertNotInReady('persisted');
+    if (this.log.pendingSnapshot !== undefined || index <= this.log.snapshotIndex) return;
+    if (index <= this.log.stableIndex || index > this.log.inProgressIndex || !this.log.matchTerm(index, term)) return;
+    this.log.stableIndex = index;
+    this.stableMoved();
+    this.log.assertCoherent();
+  }
+
+  private stableMoved(): void {
     if (this.role === 'leader') {
       // The leader counts itself toward a commit only for entries on its own disk (thesis
       // §10.2.1 lets it send appends before its own write finishes).
       const self = this.progress.get(this.id);
       if (self && self.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) this.broadcastPending = true;
     }
-    this.log.assertCoherent();
   }
 
   /** Cheap accessors for the driver's per-command path (status() builds a whole object). */

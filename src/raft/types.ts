@@ -170,6 +170,14 @@ export interface SoftState {
  *    they (and `readStates`) may be applied before or while step 2 runs;
  * 5. serve `readStates` once the state machine has applied their index.
  * No other call into the core may happen between `ready()` and `advance()`.
+ *
+ * Asynchronous writes: for a Ready without a `snapshot`, the driver may do steps 1, 4 and 5,
+ * start the write of step 2 and call `advance(false)` at once. Writes must complete in the
+ * order they were started; when one is durable the driver sends its `persistMessages` and
+ * calls `persisted(index, term)` with its last entry. Meanwhile the core goes on (steps,
+ * ticks, proposals, further Readys with only newer entries), and hands out for applying only
+ * entries durable on this node as well as committed. A Ready with a `snapshot` is done
+ * synchronously, after every earlier write.
  */
 export interface Ready {
   readonly softState: SoftState | undefined;

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { CommandSpec } from '../commands/types.js';
 import {
   NONE, Raft, SeededPrng, defaultRaftConfig, type ConfChange, type ConfState, type Entry, type Message, type NodeId,
-  type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
+  type HardState, type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
 } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
 import { encodeExpiryEntry, encodeTransactionEntry, encodeWriteEntry, StateMachine } from '../state/index.js';
@@ -216,6 +216,10 @@ export class RaftNode implements Executor {
   private clockFloorMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private snapshotting = false;
+  /** The next asynchronous write, gathering the Readys that come while one is under way. */
+  private writeQueued: { hardState: HardState | undefined; entries: Entry[]; persistMessages: Message[] } | undefined;
+  private writing = false;
+  private writeWaiters: (() => void)[] = [];
   /**
    * Bytes of the entries applied since the last snapshot (data plus an estimate of the record
    * overhead): what a snapshot at the applied index would let the log drop.
@@ -335,23 +339,30 @@ export class RaftNode implements Executor {
       const ready = this.raft.ready();
       this.noteSoftState(ready);
       this.sendAll(ready.messages);
-      // Committed entries are already on a majority's disks (the leader counts its own match
-      // only for entries on its disk), so they are applied while this Ready's new entries are
-      // being written, not after: a reply then waits for one fsync, not two (etcd's server
-      // applies during its WAL save too). A snapshot must be installed first, so with one the
-      // order stays persist, install, apply.
-      const applyFirst = ready.snapshot === undefined;
-      if (applyFirst) this.applyReady(ready);
-      await this.persist(ready);
-      if (this.closed) return;
-      this.sendAll(ready.persistMessages);
-      if (ready.snapshot) {
+      if (ready.snapshot === undefined) {
+        // Asynchronous storage writes (etcd's AsyncStorageWrites): the write of this Ready's
+        // entries and hard state is queued behind the ones under way, and the core goes on
+        // stepping meanwhile, so a follower's acknowledgement is counted as soon as it arrives,
+        // not after this node's own fsync. What must wait for the disk does: persistMessages
+        // (votes, acknowledgements) are sent, and the core told persisted(), once the write is
+        // durable. Committed entries are applied now: the core hands out only entries durable
+        // here and on a majority.
+        this.applyReady(ready);
+        this.writeAsync(ready);
+        this.raft.advance(false);
+      } else {
+        // A snapshot replaces the state machine: every earlier write completes first, then
+        // persist, install, apply, in that order.
+        await this.writesDone();
+        await this.persist(ready);
+        if (this.closed) return;
+        this.sendAll(ready.persistMessages);
         await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
         this.logBytesSinceSnapshot = 0;
         this.settleCoveredBySnapshot(ready.snapshot.meta.index, ready.snapshot.meta.term);
+        this.applyReady(ready);
+        this.raft.advance();
       }
-      if (!applyFirst) this.applyReady(ready);
-      this.raft.advance();
     } catch (error) {
       // A failed assertion or an unexpected error in the loop: the node cannot vouch for its
       // state any more. Stop rather than risk serving something wrong.
@@ -368,6 +379,63 @@ export class RaftNode implements Executor {
     this.schedule();
   }
 
+  /**
+   * Queues the write of a Ready's entries and hard state. One write is under way at a time;
+   * Readys that come meanwhile are merged into the next one (group commit), which then carries
+   * their entries (a later Ready's entries replace an earlier one's from their first index on),
+   * the newest hard state, and all their persistMessages, in order.
+   */
+  private writeAsync(ready: Ready): void {
+    const needsWrite = ready.hardState !== undefined || ready.entries.length > 0;
+    if (!needsWrite && ready.persistMessages.length === 0) return;
+    if (!needsWrite && this.writeQueued === undefined && !this.writing) {
+      // Nothing to write and nothing being written: the messages depend on nothing new.
+      this.sendAll(ready.persistMessages);
+      return;
+    }
+    let batch = this.writeQueued;
+    if (batch === undefined) {
+      batch = { hardState: undefined, entries: [], persistMessages: [] };
+      this.writeQueued = batch;
+    }
+    if (ready.hardState) batch.hardState = ready.hardState;
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      const keep = batch.entries.findIndex((entry) => entry.index >= first.index);
+      if (keep >= 0) batch.entries.length = keep;
+      for (const entry of ready.entries) batch.entries.push(entry);
+    }
+    for (const message of ready.persistMessages) batch.persistMessages.push(message);
+    if (!this.writing) void this.runWrites();
+  }
+
+  /** Writes queued batches one after another until none is left. */
+  private async runWrites(): Promise<void> {
+    this.writing = true;
+    try {
+      for (let batch = this.writeQueued; batch !== undefined && !this.closed; batch = this.writeQueued) {
+        this.writeQueued = undefined;
+        await this.persist({ hardState: batch.hardState, entries: batch.entries, snapshot: undefined });
+        if (this.closed) return;
+        this.sendAll(batch.persistMessages);
+        const last = batch.entries[batch.entries.length - 1];
+        if (last !== undefined) this.withRaft(() => this.raft.persisted(last.index, last.term));
+      }
+    } catch (error) {
+      this.log.fatal({ err: error }, 'log write failed; stopping the node');
+      void this.shutdownNow(1).finally(() => this.options.onFatal?.(error));
+    } finally {
+      this.writing = false;
+      for (const waiter of this.writeWaiters.splice(0)) waiter();
+    }
+  }
+
+  /** Resolves once no write is under way or queued. */
+  private writesDone(): Promise<void> {
+    if (!this.writing && this.writeQueued === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.writeWaiters.push(resolve));
+  }
+
   private applyReady(ready: Ready): void {
     this.applyEntries(ready.committedEntries);
     for (const state of ready.readStates) this.readConfirmed(state.context);
@@ -375,7 +443,7 @@ export class RaftNode implements Executor {
   }
 
   /** Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). */
-  private async persist(ready: Ready): Promise<void> {
+  private async persist(ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
     if (!ready.hardState && ready.entries.length === 0 && !ready.snapshot) return;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
@@ -1101,6 +1169,8 @@ export class RaftNode implements Executor {
 
   private async shutdownNow(_code: number): Promise<void> {
     while (this.busy && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Flush the log: what was handed to the disk gets there (unless the disk is failing).
+    if (!this.closed && this.diskFailure === undefined) await this.writesDone();
     this.closed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     const down = errorReply('CLUSTERDOWN this node is shutting down');

@@ -8,6 +8,10 @@
 //
 // As the contract allows (and the server does), a batch without a snapshot has its committed
 // entries applied and its reads served before the fsync instead, chosen at random per batch.
+// And half the batches without a snapshot are written asynchronously (advance(false)): the node
+// goes on stepping and handing out Ready batches while the write is under way; the writes
+// complete in order, each then sends its `persistMessages` and calls persisted(); a crash loses
+// every write still under way. A batch written synchronously first completes the writes before it.
 //
 // While a batch is being persisted the node is busy: messages, ticks and client calls that
 // arrive meanwhile wait in its inbox, since nothing may call into the core between ready() and
@@ -54,7 +58,8 @@ export interface RaftCore {
   reportSnapshot(to: NodeId, ok: boolean): void;
   hasReady(): boolean;
   ready(): Ready;
-  advance(): void;
+  advance(persisted?: boolean): void;
+  persisted(index: number, term: number): void;
   status(): RaftStatus;
 }
 
@@ -116,6 +121,10 @@ export class SimNode {
   inFlight: Ready | undefined;
   /** The in-flight batch's committed entries and reads were handled before its fsync. */
   appliedEarly = false;
+  /** Batches handed to advance(false) whose write is under way, oldest first. */
+  asyncWrites: Ready[] = [];
+  /** When the newest asynchronous write completes (they complete in order). */
+  asyncDoneAtMs = 0;
   inbox: Input[] = [];
 
   // The state machine and what the driver knows about it.
@@ -257,6 +266,7 @@ export class Cluster {
     n.term = restore.hardState.term;
     n.commit = restore.hardState.commit;
     n.inFlight = undefined;
+    n.asyncWrites = [];
     n.inbox = [];
     n.raft = this.factory(config, restore);
     invariants.commit(n.id, n.mirror, n.commit);
@@ -266,9 +276,10 @@ export class Cluster {
   crash(id: NodeId): void {
     const node = this.node(id);
     if (!node.up) return;
-    const lost = node.inFlight === undefined ? '' : ' (a Ready batch was not yet persisted)';
+    const unwritten = (node.inFlight === undefined ? 0 : 1) + node.asyncWrites.length;
+    const lost = unwritten === 0 ? '' : ` (${unwritten} Ready batch(es) not yet persisted)`;
     this.ctx.coverage.crashes++;
-    if (node.inFlight !== undefined) this.ctx.coverage.crashesMidReady++;
+    if (unwritten > 0) this.ctx.coverage.crashesMidReady++;
     this.ctx.trace.add(this.ctx.nowMs, id, 'crash', `role=${node.role} term=${node.term}${lost}`);
     this.takeDown(node);
   }
@@ -296,6 +307,7 @@ export class Cluster {
     node.raft = undefined;
     node.incarnation++;
     node.inFlight = undefined;
+    node.asyncWrites = [];
     const inbox = node.inbox;
     node.inbox = [];
     node.role = 'follower';
@@ -354,6 +366,18 @@ export class Cluster {
     this.finishReady(node);
     this.maybeCompact(node);
     this.drive(node);
+  }
+
+  /** The oldest asynchronous write completes (if a synchronous batch has not completed it already). */
+  onWritten(id: NodeId, incarnation: number): void {
+    const node = this.node(id);
+    if (!node.up || node.incarnation !== incarnation) return;
+    const rd = node.asyncWrites.shift();
+    if (rd === undefined) return;
+    this.writeBatch(node, rd);
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) this.input(node, { kind: 'call', what: `persisted(${last.index}, t${last.term})`, fn: (raft) => raft.persisted(last.index, last.term) });
+    else this.drive(node);
   }
 
   // -----------------------------------------------------------------------------------------
@@ -466,7 +490,20 @@ export class Cluster {
       }
       if (!(node.raft as RaftCore).hasReady()) return;
       const delayMs = this.persistPrng.nextInt(this.options.persistDelayMsMax + 1);
-      this.startReady(node);
+      const rd = this.startReady(node);
+      if (rd.snapshot === undefined && this.persistPrng.nextInt(2) === 0) {
+        // An asynchronous write: steps 4 and 5 now, the write later, in order with the others.
+        if (!node.appliedEarly) this.applyReady(node, rd);
+        node.asyncWrites.push(rd);
+        node.inFlight = undefined;
+        (node.raft as RaftCore).advance(false);
+        const now = this.ctx.nowMs;
+        node.asyncDoneAtMs = Math.max(now + delayMs, node.asyncDoneAtMs);
+        schedule(this.ctx, node.asyncDoneAtMs - now, { kind: 'written', node: node.id, incarnation: node.incarnation });
+        this.ctx.coverage.asyncWrites++;
+        this.maybeCompact(node);
+        continue;
+      }
       if (delayMs > 0) {
         schedule(this.ctx, delayMs, { kind: 'persisted', node: node.id, incarnation: node.incarnation });
         return;
@@ -477,7 +514,7 @@ export class Cluster {
   }
 
   /** ready(), the checks on it, and step 1 of the contract: send `messages`. */
-  private startReady(node: SimNode): void {
+  private startReady(node: SimNode): Ready {
     const rd = (node.raft as RaftCore).ready();
     node.inFlight = rd;
     const { invariants, trace } = this.ctx;
@@ -514,6 +551,7 @@ export class Cluster {
     for (const msg of rd.messages) this.send(node, msg);
     node.appliedEarly = rd.snapshot === undefined && this.persistPrng.nextInt(2) === 0;
     if (node.appliedEarly) this.applyReady(node, rd);
+    return rd;
   }
 
   /**
@@ -536,6 +574,23 @@ export class Cluster {
   /** Steps 2 to 5 of the contract, then advance(). */
   private finishReady(node: SimNode): void {
     const rd = node.inFlight as Ready;
+    // Writes complete in order: asynchronous ones still under way complete before this one.
+    const earlier = node.asyncWrites.splice(0);
+    for (const write of earlier) this.writeBatch(node, write);
+    this.writeBatch(node, rd);
+    if (rd.snapshot !== undefined) this.installSnapshot(node, rd.snapshot);
+    if (!node.appliedEarly) this.applyReady(node, rd);
+    node.inFlight = undefined;
+    const raft = node.raft as RaftCore;
+    raft.advance();
+    for (const write of earlier) {
+      const last = write.entries[write.entries.length - 1];
+      if (last !== undefined) raft.persisted(last.index, last.term);
+    }
+  }
+
+  /** Step 2 (the simulated fsync completes) and step 3 (send `persistMessages`). */
+  private writeBatch(node: SimNode, rd: Ready): void {
     const { trace } = this.ctx;
     const now = this.ctx.nowMs;
     const { storage } = node;
@@ -557,10 +612,6 @@ export class Cluster {
       trace.add(now, node.id, 'persist', describePersist(rd));
     }
     for (const msg of rd.persistMessages) this.send(node, msg);
-    if (rd.snapshot !== undefined) this.installSnapshot(node, rd.snapshot);
-    if (!node.appliedEarly) this.applyReady(node, rd);
-    node.inFlight = undefined;
-    (node.raft as RaftCore).advance();
   }
 
   /** Steps 4 and 5: apply `committedEntries`, serve `readStates`, answer `droppedReads`. */

@@ -11,6 +11,7 @@ export type SimEvent =
   | { readonly kind: 'snapshot-lost'; readonly msg: Message; readonly senderIncarnation: number }
   | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'persisted'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'written'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'restart'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'stop'; readonly node: NodeId }
   | { readonly kind: 'client'; readonly client: number; readonly token: number }
@@ -23,6 +24,8 @@ export interface Coverage {
   crashes: number;
   /** Crashes that lost a Ready batch between ready() and its fsync. */
   crashesMidReady: number;
+  /** Ready batches written asynchronously (advance(false), then persisted()). */
+  asyncWrites: number;
   restarts: number;
   partitions: number;
   /** Conf entries applied (first application only): additions, promotions, removals. */
@@ -39,7 +42,7 @@ export interface Coverage {
 
 export function emptyCoverage(): Coverage {
   return {
-    crashes: 0, crashesMidReady: 0, restarts: 0, partitions: 0, membershipChanges: 0, leaderRemovals: 0,
+    crashes: 0, crashesMidReady: 0, asyncWrites: 0, restarts: 0, partitions: 0, membershipChanges: 0, leaderRemovals: 0,
     transfers: 0, snapshotsSent: 0, snapshotsInstalled: 0, compactions: 0, messagesDropped: 0, messagesDuplicated: 0,
   };
 }

@@ -87,6 +87,9 @@ export function runSimulation(options: SimOptions, factory: RaftFactory = varian
       case 'persisted':
         cluster.onPersisted(event.node, event.incarnation);
         break;
+      case 'written':
+        cluster.onWritten(event.node, event.incarnation);
+        break;
       case 'restart':
         nemesis.onRestart(event.node, event.incarnation);
         break;

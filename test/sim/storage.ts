@@ -87,8 +87,13 @@ export class SimStorage {
 
   /** What a restarted node reads back. `forgetVote` is the broken variant that loses the vote. */
   restore(forgetVote: boolean): RestoreState {
+    // Everything a snapshot holds is committed, whether or not a hard state said so yet (a
+    // snapshot may be taken while the write of the hard state naming that commit is under way),
+    // as src/storage lifts it on recovery.
+    const commit = Math.max(this.hardState.commit, this.snapshot?.meta.index ?? 0);
+    const hardState = { ...this.hardState, commit };
     return {
-      hardState: forgetVote ? { ...this.hardState, vote: 0 } : this.hardState,
+      hardState: forgetVote ? { ...hardState, vote: 0 } : hardState,
       snapshot: this.snapshot,
       entries: [...this.entries],
       initialConf: this.initialConf,
