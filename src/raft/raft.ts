@@ -396,9 +396,10 @@ export class Raft {
     const entries = this.log.unstableEntries();
     const lastEntry = entries[entries.length - 1];
     if (lastEntry) this.log.inProgressIndex = lastEntry.index;
+    const newHardState = sameHardState(hardState, this.prevHardState) ? undefined : hardState;
     const ready: Ready = {
       softState: sameSoftState(softState, this.prevSoftState) ? undefined : softState,
-      hardState: sameHardState(hardState, this.prevHardState) ? undefined : hardState,
+      hardState: newHardState,
       snapshot,
       entries,
       messages: this.messages,
@@ -406,6 +407,7 @@ export class Raft {
       committedEntries: committedTo >= committedFrom ? this.log.slice(committedFrom, committedTo + 1) : [],
       readStates: this.readStates,
       droppedReads: this.droppedReads,
+      synchronous: this.mustPersistFirst(snapshot !== undefined, newHardState),
     };
     this.messages = [];
     this.persistMessages = [];
@@ -421,12 +423,12 @@ export class Raft {
    * still under way (asynchronous storage writes): it holds `persistMessages` until that write
    * is durable, then calls persisted() with the batch's last entry. Until then the next Ready
    * carries only newer entries, and nothing above the durable index is handed out to apply.
-   * A Ready with a snapshot must be persisted before advance().
+   * A `synchronous` Ready (a snapshot, a new term or vote) must be persisted before advance().
    */
   advance(persisted = true): void {
     const ready = this.inFlightReady;
     assert(ready !== undefined, 'advance() without a ready()');
-    assert(persisted || ready.snapshot === undefined, 'a Ready with a snapshot must be persisted before advance()');
+    assert(persisted || !ready.synchronous, 'a synchronous Ready (a snapshot, a new term or vote) must be persisted before advance()');
     this.inFlightReady = undefined;
     if (ready.snapshot) {
       this.log.pendingSnapshot = undefined;
@@ -473,6 +475,16 @@ export class Raft {
       const self = this.progress.get(this.id);
       if (self && self.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) this.broadcastPending = true;
     }
+  }
+
+  /**
+   * Whether a Ready must be durable before advance() (Ready.synchronous): a snapshot, or a new
+   * term or vote, which the core acts on at once (a candidate counts its own vote). Overridable
+   * only so the simulator can show what breaks without it.
+   */
+  protected mustPersistFirst(hasSnapshot: boolean, hardState: HardState | undefined): boolean {
+    return hasSnapshot ||
+      (hardState !== undefined && (hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote));
   }
 
   /** Cheap accessors for the driver's per-command path (status() builds a whole object). */

@@ -171,13 +171,13 @@ export interface SoftState {
  * 5. serve `readStates` once the state machine has applied their index.
  * No other call into the core may happen between `ready()` and `advance()`.
  *
- * Asynchronous writes: for a Ready without a `snapshot`, the driver may do steps 1, 4 and 5,
+ * Asynchronous writes: for a Ready that is not `synchronous`, the driver may do steps 1, 4 and 5,
  * start the write of step 2 and call `advance(false)` at once. Writes must complete in the
  * order they were started; when one is durable the driver sends its `persistMessages` and
  * calls `persisted(index, term)` with its last entry. Meanwhile the core goes on (steps,
  * ticks, proposals, further Readys with only newer entries), and hands out for applying only
- * entries durable on this node as well as committed. A Ready with a `snapshot` is done
- * synchronously, after every earlier write.
+ * entries durable on this node as well as committed. A `synchronous` Ready is done as above,
+ * after every earlier write has completed.
  */
 export interface Ready {
   readonly softState: SoftState | undefined;
@@ -190,6 +190,14 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Contexts of ReadIndex requests dropped because this node lost leadership. */
   readonly droppedReads: readonly number[];
+  /**
+   * The batch must be durable before advance(): it carries a snapshot, or a new term or vote.
+   * The core acts on those at once (a candidate counts its own vote when it campaigns), so
+   * nothing may be stepped until they are on disk: a candidate that won before its term was
+   * durable could crash, come back in the old term, vote again, and let a second leader win the
+   * same term.
+   */
+  readonly synchronous: boolean;
 }
 
 /** A source of randomness the caller seeds; the core never calls Math.random. */

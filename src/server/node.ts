@@ -219,7 +219,10 @@ export class RaftNode implements Executor {
   /** The next asynchronous write, gathering the Readys that come while one is under way. */
   private writeQueued: { hardState: HardState | undefined; entries: Entry[]; persistMessages: Message[] } | undefined;
   private writing = false;
+  private writeFailed = false;
   private writeWaiters: (() => void)[] = [];
+  /** The index storage.compact() was last asked for: queued entries at or below it are not written. */
+  private compactedThrough = 0;
   /**
    * Bytes of the entries applied since the last snapshot (data plus an estimate of the record
    * overhead): what a snapshot at the applied index would let the log drop.
@@ -339,7 +342,10 @@ export class RaftNode implements Executor {
       const ready = this.raft.ready();
       this.noteSoftState(ready);
       this.sendAll(ready.messages);
-      if (ready.snapshot === undefined) {
+      // While the disk refuses writes, every batch waits for it, as before asynchronous writes:
+      // the loop stalls, a leader stops sending heartbeats, and the others elect a leader that
+      // can write.
+      if (!ready.synchronous && this.diskFailure === undefined) {
         // Asynchronous storage writes (etcd's AsyncStorageWrites): the write of this Ready's
         // entries and hard state is queued behind the ones under way, and the core goes on
         // stepping meanwhile, so a follower's acknowledgement is counted as soon as it arrives,
@@ -351,15 +357,17 @@ export class RaftNode implements Executor {
         this.writeAsync(ready);
         this.raft.advance(false);
       } else {
-        // A snapshot replaces the state machine: every earlier write completes first, then
-        // persist, install, apply, in that order.
+        // A snapshot, a new term or vote (see Ready.synchronous), or a failing disk: every
+        // earlier write completes first, then persist, install, apply, in that order.
         await this.writesDone();
         await this.persist(ready);
         if (this.closed) return;
         this.sendAll(ready.persistMessages);
-        await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
-        this.logBytesSinceSnapshot = 0;
-        this.settleCoveredBySnapshot(ready.snapshot.meta.index, ready.snapshot.meta.term);
+        if (ready.snapshot) {
+          await this.installSnapshotFile(ready.snapshot.meta.index, ready.snapshot.meta.term);
+          this.logBytesSinceSnapshot = 0;
+          this.settleCoveredBySnapshot(ready.snapshot.meta.index, ready.snapshot.meta.term);
+        }
         this.applyReady(ready);
         this.raft.advance();
       }
@@ -386,6 +394,7 @@ export class RaftNode implements Executor {
    * the newest hard state, and all their persistMessages, in order.
    */
   private writeAsync(ready: Ready): void {
+    if (this.writeFailed) return;
     const needsWrite = ready.hardState !== undefined || ready.entries.length > 0;
     if (!needsWrite && ready.persistMessages.length === 0) return;
     if (!needsWrite && this.writeQueued === undefined && !this.writing) {
@@ -415,13 +424,19 @@ export class RaftNode implements Executor {
     try {
       for (let batch = this.writeQueued; batch !== undefined && !this.closed; batch = this.writeQueued) {
         this.writeQueued = undefined;
-        await this.persist({ hardState: batch.hardState, entries: batch.entries, snapshot: undefined });
+        // Entries a snapshot has covered since they were queued are on disk already (their
+        // durable copy let the snapshot be taken) and below the log's new start: skip them.
+        const floor = this.compactedThrough;
+        const entries = batch.entries.length > 0 && (batch.entries[0] as Entry).index <= floor
+          ? batch.entries.filter((entry) => entry.index > floor) : batch.entries;
+        await this.persist({ hardState: batch.hardState, entries, snapshot: undefined });
         if (this.closed) return;
         this.sendAll(batch.persistMessages);
-        const last = batch.entries[batch.entries.length - 1];
+        const last = entries[entries.length - 1];
         if (last !== undefined) this.withRaft(() => this.raft.persisted(last.index, last.term));
       }
     } catch (error) {
+      this.writeFailed = true;
       this.log.fatal({ err: error }, 'log write failed; stopping the node');
       void this.shutdownNow(1).finally(() => this.options.onFatal?.(error));
     } finally {
@@ -1016,6 +1031,7 @@ export class RaftNode implements Executor {
         throw error;
       }
       this.withRaft(() => this.raft.compact(index, EMPTY));
+      this.compactedThrough = Math.max(this.compactedThrough, index);
       await this.storage.compact(index);
       // Entries applied while the snapshot was written come after its index and stay in the log.
       this.logBytesSinceSnapshot = Math.max(0, this.logBytesSinceSnapshot - logBytesBefore);
@@ -1167,10 +1183,11 @@ export class RaftNode implements Executor {
     await this.shutdownNow(0);
   }
 
-  private async shutdownNow(_code: number): Promise<void> {
+  private async shutdownNow(code: number): Promise<void> {
     while (this.busy && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
-    // Flush the log: what was handed to the disk gets there (unless the disk is failing).
-    if (!this.closed && this.diskFailure === undefined) await this.writesDone();
+    // A graceful stop flushes the log: what was handed to the disk gets there (unless the disk
+    // is failing). A fatal one does not: no acknowledgement depends on what is not yet written.
+    if (code === 0 && !this.closed && this.diskFailure === undefined) await this.writesDone();
     this.closed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     const down = errorReply('CLUSTERDOWN this node is shutting down');

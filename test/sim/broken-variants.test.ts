@@ -23,6 +23,7 @@ const cases: { variant: ScenarioName; rule: string }[] = [
   { variant: 'forget-vote', rule: 'forgetting the vote on restart (Raft §5.1, Figure 2: votedFor is persistent)' },
   { variant: 'vote-short-log', rule: 'granting a vote to a candidate with a shorter log (Raft §5.4.1)' },
   { variant: 'read-before-noop', rule: 'serving ReadIndex before the no-op of the term commits (thesis §6.4)' },
+  { variant: 'async-vote', rule: 'acting on a new term and vote before they are durable (Figure 2), with asynchronous writes' },
 ];
 
 describe('broken variants are caught', () => {

@@ -178,6 +178,8 @@ export class Cluster {
   private confHistory: { index: number; conf: ConfState }[];
   private nextReadContext = 1;
   private readonly persistPrng: SeededPrng;
+  /** The incarnation in which each node led each term (`id@term`). */
+  private readonly leaderLives = new Map<string, number>();
   private readonly linkPrng: SeededPrng;
   private readonly snapshotDigests = new WeakMap<Snapshot, number>();
   /** Nodes driven during the current event, for the checks after it. */
@@ -491,7 +493,7 @@ export class Cluster {
       if (!(node.raft as RaftCore).hasReady()) return;
       const delayMs = this.persistPrng.nextInt(this.options.persistDelayMsMax + 1);
       const rd = this.startReady(node);
-      if (rd.snapshot === undefined && this.persistPrng.nextInt(2) === 0) {
+      if (!rd.synchronous && this.persistPrng.nextInt(2) === 0) {
         // An asynchronous write: steps 4 and 5 now, the write later, in order with the others.
         if (!node.appliedEarly) this.applyReady(node, rd);
         node.asyncWrites.push(rd);
@@ -527,7 +529,16 @@ export class Cluster {
     }
     // Election Safety first: a second leader in a term is the root cause of what follows.
     const becomesLeader = rd.softState?.role === 'leader' && node.role !== 'leader';
-    if (becomesLeader) invariants.recordLeader(node.term, node.id, 'role change');
+    if (becomesLeader) {
+      invariants.recordLeader(node.term, node.id, 'role change');
+      // Nor may one node lead a term twice, in two lives: its term and vote were durable
+      // before it could win, so a restart cannot take it back to an older term.
+      const life = this.leaderLives.get(`${node.id}@${node.term}`);
+      if (life !== undefined && life !== node.incarnation) {
+        throw new SafetyViolation('Election Safety (§5.2)', `node ${node.id} leads term ${node.term} again after a restart (durable term ${node.storage.hardState.term})`);
+      }
+      this.leaderLives.set(`${node.id}@${node.term}`, node.incarnation);
+    }
     if (rd.snapshot !== undefined) {
       trace.add(now, node.id, 'snapshot', `install at ${rd.snapshot.meta.index}/t${rd.snapshot.meta.term}`);
       invariants.resetToSnapshot(node.id, node.mirror, rd.snapshot.meta.index, rd.snapshot.meta.term);

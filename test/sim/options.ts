@@ -5,8 +5,8 @@
 import { SeededPrng } from '../../src/raft/prng.js';
 import type { NetworkOptions } from './network.js';
 
-export type VariantName = 'correct' | 'commit-old-term' | 'forget-vote' | 'vote-short-log' | 'read-before-noop';
-export const variantNames: readonly VariantName[] = ['correct', 'commit-old-term', 'forget-vote', 'vote-short-log', 'read-before-noop'];
+export type VariantName = 'correct' | 'commit-old-term' | 'forget-vote' | 'vote-short-log' | 'read-before-noop' | 'async-vote';
+export const variantNames: readonly VariantName[] = ['correct', 'commit-old-term', 'forget-vote', 'vote-short-log', 'read-before-noop', 'async-vote'];
 
 export interface FaultWeights {
   readonly crash: number;
@@ -142,7 +142,9 @@ export function optionsForSeed(seed: number, overrides: SimOverrides = {}): SimO
     faultIntervalMsMax: faultIntervalMsMin + pick(50, 600),
     weights,
     downMsMax: pick(20, 1500),
-    persistDelayMsMax: pick(0, 6),
+    // One run in four has a slow disk (fsyncs of up to 20-80 ms): long windows in which
+    // asynchronous writes are under way while the node goes on stepping.
+    persistDelayMsMax: chance(0.25) ? pick(20, 80) : pick(0, 6),
     compactEveryEntries: pick(4, 60),
     clients: pick(2, 5),
     keys: pick(1, 4),

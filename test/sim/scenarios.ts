@@ -64,6 +64,23 @@ export const scenarios: Record<ScenarioName, Scenario> = {
     rules: SAFETY_RULES,
     maxSeeds: 300,
   },
+  // A candidate whose new term is not yet durable wins, leads, crashes before the write
+  // completes and comes back in the old term: a slow disk, split elections, quick restarts.
+  'async-vote': {
+    overrides: {
+      nodes: 3,
+      steps: 10_000,
+      raft: { preVote: false, checkQuorum: false, electionTicks: 8 },
+      network: { delayMsMin: 1, delayMsMax: 10 },
+      persistDelayMsMax: 80,
+      weights: { crash: 4, crashLeader: 6, partition: 1, heal: 1, transfer: 0, weather: 0, ...NO_MEMBERSHIP },
+      downMsMax: 20,
+      faultIntervalMsMin: 10,
+      faultIntervalMsMax: 60,
+    },
+    rules: SAFETY_RULES,
+    maxSeeds: 300,
+  },
   // A candidate with a shorter log wins: any crash or partition that leaves a lagging node
   // able to campaign.
   'vote-short-log': {

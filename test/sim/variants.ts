@@ -27,6 +27,17 @@ class ReadBeforeNoopRaft extends Raft {
   }
 }
 
+/**
+ * Lets a new term or vote be written asynchronously (breaks Figure 2's "updated on stable
+ * storage before responding", here for the candidate's own vote): a candidate can win, lead and
+ * crash before its term is durable, come back in the old term, and win the same term again.
+ */
+class AsyncVoteRaft extends Raft {
+  protected override mustPersistFirst(hasSnapshot: boolean): boolean {
+    return hasSnapshot;
+  }
+}
+
 /** The core a variant runs; undefined for the correct core and for storage-side variants. */
 export function variantFactory(variant: VariantName): RaftFactory | undefined {
   switch (variant) {
@@ -39,6 +50,8 @@ export function variantFactory(variant: VariantName): RaftFactory | undefined {
       return (config, restore) => new VoteShortLogRaft(config, restore);
     case 'read-before-noop':
       return (config, restore) => new ReadBeforeNoopRaft(config, restore);
+    case 'async-vote':
+      return (config, restore) => new AsyncVoteRaft(config, restore);
     default:
       throw new Error(`unknown variant ${JSON.stringify(variant satisfies never)}`);
   }
