@@ -80,10 +80,17 @@ describe('asynchronous storage writes', () => {
     const rd = f.ready();
     expect(rd.entries.map((e) => e.index)).toEqual([last + 1]);
     f.advance(false);
-    // A leader of a later term replaces that entry before the write completes.
+    // A leader of a later term shows up: a new term is written synchronously (Ready.synchronous).
+    f.step({ type: 'heartbeat', group: 1, from: leader, to: follower, term: term + 1, commit: f.status().commit, readRound: 0 });
+    const newTerm = f.ready();
+    expect(newTerm.synchronous).toBe(true);
+    expect(() => f.advance(false)).toThrow(/synchronous/);
+    f.advance();
+    // It replaces that entry before the old write completes.
     f.step({ type: 'append', group: 1, from: leader, to: follower, term: term + 1, prevIndex: last, prevTerm: term, commit: f.status().commit,
       entries: [{ index: last + 1, term: term + 1, kind: 'normal', data: bytes('new') }] });
     const replaced = f.ready();
+    expect(replaced.synchronous).toBe(false);
     expect(replaced.entries.map((e) => [e.index, e.term])).toEqual([[last + 1, term + 1]]);
     f.advance(false);
     // The old write completes: it must not make the replacement count as durable.
