@@ -5,6 +5,7 @@
 //
 //   npx tsx bench/snapshot-stall.ts [--keys 1000000] [--value-bytes 64] [--rate 10000]
 //                                   [--idle-seconds 3] [--snapshots 2] [--dir /tmp/...] [--json]
+//                                   [--src path/to/src]   (another source tree, for a before/after)
 //
 // 1. Builds a StateMachine with --keys keys (`key:%012d`, --value-bytes each) by applying SET
 //    entries, as a replica does.
@@ -22,13 +23,14 @@
 //
 // Node flags of the process matter (heap sizes): run it with the flags the server runs with.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
-import { openStorage } from '../src/storage/index.js';
-import { StateMachine, encodeWriteEntry } from '../src/state/index.js';
+import type * as StorageModule from '../src/storage/index.js';
+import type * as StateModule from '../src/state/index.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const { values: flags } = parseArgs({
     snapshots: { type: 'string', default: '2' },
     'chunk-bytes': { type: 'string', default: String(1 << 20) },
     dir: { type: 'string' },
+    src: { type: 'string', default: path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'src') },
     json: { type: 'boolean', default: false },
   },
 });
@@ -61,7 +64,9 @@ function keyName(i: number): Buffer {
 const SET = Buffer.from('SET');
 
 function valueFor(i: number, round: number): Buffer {
-  const value = Buffer.alloc(VALUE_BYTES, 0x61 + ((i + round) % 26));
+  // allocUnsafe: from Node's pool, as a server's request buffers are; Buffer.alloc would give
+  // each write an ArrayBuffer of its own for the scavenger to sweep, which the server never does.
+  const value = Buffer.allocUnsafe(VALUE_BYTES).fill(0x61 + ((i + round) % 26));
   value.writeUInt32LE(i >>> 0, 0);
   return value;
 }
@@ -85,6 +90,8 @@ class Phase {
   readonly gcs: GcRecord[] = [];
   readonly eld: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   readonly startMs = performance.now();
+  readonly startCpu = process.cpuUsage();
+  cpuMs = 0;
   endMs = 0;
   extra: Record<string, string> = {};
 
@@ -94,6 +101,8 @@ class Phase {
 
   end(): void {
     this.endMs = performance.now();
+    const cpu = process.cpuUsage(this.startCpu);
+    this.cpuMs = (cpu.user + cpu.system) / 1000;
     this.eld.disable();
   }
 }
@@ -113,6 +122,8 @@ function summarize(phase: Phase): Record<string, string | number> {
   return {
     phase: phase.name,
     seconds: ((phase.endMs - phase.startMs) / 1000).toFixed(2),
+    // Process CPU time (all threads) over wall time: well below 100% means it waited for a CPU.
+    'cpu %': ((100 * phase.cpuMs) / (phase.endMs - phase.startMs)).toFixed(0),
     writes: phase.latencies.length,
     'eld max ms': (phase.eld.max / 1e6).toFixed(1),
     'eld p99 ms': (phase.eld.percentile(99) / 1e6).toFixed(1),
@@ -126,6 +137,9 @@ function summarize(phase: Phase): Record<string, string | number> {
 }
 
 async function main(): Promise<void> {
+  const src = path.resolve(flags.src);
+  const { StateMachine, encodeWriteEntry } = await import(pathToFileURL(path.join(src, 'state/index.ts')).href) as typeof StateModule;
+  const { openStorage } = await import(pathToFileURL(path.join(src, 'storage/index.ts')).href) as typeof StorageModule;
   const dir = flags.dir ?? await mkdtemp(path.join(os.tmpdir(), 'raftis-stall-'));
   log(`node ${process.version} ${process.execArgv.join(' ')}; heap limit ${(v8.getHeapStatistics().heap_size_limit / 2 ** 20).toFixed(0)} MiB`);
   const machine = new StateMachine();
@@ -139,7 +153,8 @@ async function main(): Promise<void> {
   const memory = process.memoryUsage();
   log(`built ${KEYS} keys of ${VALUE_BYTES} bytes in ${(buildMs / 1000).toFixed(1)} s; heapUsed ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(memory.rss / 2 ** 20).toFixed(0)} MiB`);
 
-  const { storage } = await openStorage(dir, { fsync: 'always' });
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const { storage } = await openStorage(dir, { fsync: 'always', logger: quiet });
 
   let phase = new Phase('idle');
   const phases: Phase[] = [phase];
@@ -217,7 +232,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ keys: KEYS, valueBytes: VALUE_BYTES, rate: RATE, buildMs, execArgv: process.execArgv, rows })}\n`);
     return;
   }
-  process.stdout.write(`keys ${KEYS}, values ${VALUE_BYTES} B, writes ${RATE}/s, node ${process.version} ${process.execArgv.join(' ')}\n`);
+  process.stdout.write(`${src}: keys ${KEYS}, values ${VALUE_BYTES} B, writes ${RATE}/s, node ${process.version} ${process.execArgv.filter((a) => !a.includes('tsx')).join(' ')}; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')}\n`);
   for (const row of rows) process.stdout.write(`${Object.entries(row).map(([k, v]) => `${k}: ${v}`).join(' | ')}\n`);
 }
 

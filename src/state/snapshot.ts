@@ -52,12 +52,18 @@ export class SnapshotFormatError extends Error {
   readonly code = 'SNAPSHOT_FORMAT';
 }
 
-/** Accumulates small fields into one buffer; long values are queued as views. */
+/**
+ * Where encoded bytes go: `owned` bytes never change (a long value), so they may be kept as they
+ * are; others (the encoder's reused buffer) must be copied before the call returns.
+ */
+type Sink = (bytes: Buffer, owned: boolean) => void;
+
+/** Accumulates small fields into one reused buffer, handed to the sink in pieces of a few dozen KB. */
 class Encoder {
   private buffer = Buffer.allocUnsafe(64 * 1024);
   private used = 0;
 
-  constructor(private readonly out: Buffer[]) {}
+  constructor(private readonly sink: Sink) {}
 
   private reserve(size: number): void {
     if (this.used + size <= this.buffer.length) return;
@@ -67,7 +73,7 @@ class Encoder {
 
   flush(): void {
     if (this.used === 0) return;
-    this.out.push(Buffer.from(this.buffer.subarray(0, this.used)));
+    this.sink(this.buffer.subarray(0, this.used), false);
     this.used = 0;
   }
 
@@ -110,7 +116,7 @@ class Encoder {
       } else {
         this.u32(value.length);
         this.flush();
-        this.out.push(Buffer.from(value, 'latin1'));
+        this.sink(Buffer.from(value, 'latin1'), true);
       }
       return;
     }
@@ -121,7 +127,7 @@ class Encoder {
       this.used += value.length;
     } else {
       this.flush();
-      this.out.push(value);
+      this.sink(value, true);
     }
   }
 
@@ -149,9 +155,12 @@ export class SnapshotWriter implements CowCursor {
   slot = 0;
   readonly meta: SnapshotMeta;
   private readonly plans: DbPlan[] = [];
-  private readonly queue: Buffer[] = [];
-  private queueHeadOffset = 0;
-  private readonly encoder = new Encoder(this.queue);
+  /** The chunk being filled by nextChunk, and how much of it is. */
+  private out: Buffer = Buffer.alloc(0);
+  private filled = 0;
+  /** Bytes produced beyond the last chunk's end, owned (copied if they were not). */
+  private carry: Buffer[] = [];
+  private readonly encoder = new Encoder((bytes, owned) => this.accept(bytes, owned));
   private stage: 'header' | 'db' | 'end' | 'done' = 'header';
   private recordsThisCall = 0;
   private deadlineMs = 0;
@@ -186,28 +195,39 @@ export class SnapshotWriter implements CowCursor {
   nextChunk(maxBytes: number): Buffer | null {
     if (this.cancelled) throw new Error('snapshot cancelled: a newer snapshot began');
     if (maxBytes < 1) throw new Error(`assertion: maxBytes ${maxBytes} < 1`);
-    const parts: Buffer[] = [];
-    let size = 0;
+    // Records are encoded straight into the chunk (one allocation per chunk); what does not fit
+    // is carried over to the next call.
+    const out = Buffer.allocUnsafe(maxBytes);
+    this.out = out;
+    this.filled = 0;
+    const carried = this.carry;
+    this.carry = [];
+    for (const bytes of carried) this.accept(bytes, true);
     this.recordsThisCall = 0;
     this.deadlineMs = performance.now() + CHUNK_BUDGET_MS;
-    while (size < maxBytes) {
-      if (this.queue.length === 0) {
-        if (size > 0 && (this.recordsThisCall >= RECORDS_PER_CHUNK_MAX || performance.now() >= this.deadlineMs)) break;
-        if (!this.produce()) break;
-        continue;
-      }
-      const head = this.queue[0]!;
-      const take = Math.min(maxBytes - size, head.length - this.queueHeadOffset);
-      parts.push(head.subarray(this.queueHeadOffset, this.queueHeadOffset + take));
-      size += take;
-      this.queueHeadOffset += take;
-      if (this.queueHeadOffset === head.length) {
-        this.queue.shift();
-        this.queueHeadOffset = 0;
-      }
+    while (this.filled < maxBytes && this.carry.length === 0) {
+      if (this.filled > 0 && (this.recordsThisCall >= RECORDS_PER_CHUNK_MAX || performance.now() >= this.deadlineMs)) break;
+      if (!this.produce()) break;
     }
+    const size = this.filled;
+    this.out = Buffer.alloc(0);
+    this.filled = 0;
     if (size === 0) return null;
-    return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, size);
+    // A chunk cut short by the time budget is copied, so that it does not hold on to maxBytes.
+    return size < maxBytes >> 2 ? Buffer.from(out.subarray(0, size)) : out.subarray(0, size);
+  }
+
+  /** Takes produced bytes into the chunk being filled; the rest is carried over. */
+  private accept(bytes: Buffer, owned: boolean): void {
+    const room = this.out.length - this.filled;
+    if (this.carry.length === 0 && room > 0) {
+      const count = Math.min(room, bytes.length);
+      bytes.copy(this.out, this.filled, 0, count);
+      this.filled += count;
+      if (count === bytes.length) return;
+      bytes = bytes.subarray(count);
+    }
+    this.carry.push(owned ? bytes : Buffer.from(bytes));
   }
 
   /** Queues more of the stream: one slot's keys, a database header, or the trailer. */
@@ -216,7 +236,7 @@ export class SnapshotWriter implements CowCursor {
     switch (this.stage) {
       case 'header': {
         encoder.flush();
-        this.queue.push(MAGIC);
+        this.accept(MAGIC, true);
         encoder.u8(VERSION);
         encoder.f64(this.meta.appliedIndex);
         encoder.f64(this.meta.lastTimeMs);
@@ -227,7 +247,7 @@ export class SnapshotWriter implements CowCursor {
         const plan = this.plans[this.dbOrdinal]!;
         // Copy slots until a few dozen KB are queued, or the call's time is up (at least one slot).
         let first = true;
-        while (this.slot < SLOT_COUNT && encoder.pendingBytes < 32 * 1024 && this.queue.length < 64
+        while (this.slot < SLOT_COUNT && encoder.pendingBytes < 32 * 1024 && this.carry.length === 0
           && (first || (this.slot & 7) !== 0 || performance.now() < this.deadlineMs)) {
           first = false;
           this.copySlot(plan, this.slot);
@@ -245,7 +265,7 @@ export class SnapshotWriter implements CowCursor {
         encoder.u8(TAG_END);
         encoder.f64(this.meta.keyCount);
         encoder.flush();
-        this.queue.push(Buffer.from(this.meta.digest, 'latin1'));
+        this.accept(Buffer.from(this.meta.digest, 'latin1'), true);
         this.stage = 'done';
         if (this.keyspace.cow === this) this.keyspace.cow = null;
         return true;
