@@ -101,15 +101,28 @@ export function packBytes(source: Buffer | string, start: number, length: number
   if (length > PACKED_VALUE_BYTES_MAX) throw new Error(`assertion: packing ${length} bytes`);
   const target = packScratch;
   if (typeof source !== 'string') {
-    source.copy(target, 0, start, start + length);
+    // Buffer.copy's own overhead is more than the copy for short values.
+    if (length <= 64) for (let i = 0; i < length; i++) target[i] = source[start + i]!;
+    else source.copy(target, 0, start, start + length);
   } else if (length <= 64) {
     for (let i = 0; i < length; i++) target[i] = source.charCodeAt(start + i);
   } else {
     target.write(start === 0 ? source : source.slice(start, start + length), 0, length, 'latin1');
   }
   writeIndex(target, length, modIndex);
-  return target.toString('latin1', 0, length + INDEX_CHARS);
+  return latin1(target, 0, length + INDEX_CHARS);
 }
+
+type Latin1Slicer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+
+/**
+ * `buffer.toString('latin1', start, end)` without its argument handling: Node's Buffers carry
+ * `latin1Slice` (undocumented, used by ws and undici); falls back to toString if it is missing.
+ */
+export const latin1: (buffer: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Latin1Slicer).latin1Slice === 'function'
+    ? (buffer, start, end) => (buffer as Latin1Slicer).latin1Slice!(start, end)
+    : (buffer, start, end) => buffer.toString('latin1', start, end);
 
 /** The stored form of a value (bytes, or a value already stored) with its expiry and index. */
 export function makeStored(value: Buffer | string, expiresAtMs: number, modIndex: number): Stored {

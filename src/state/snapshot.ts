@@ -16,7 +16,7 @@
 // A chunk boundary may fall anywhere, even inside a value.
 
 import {
-  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, packBytes, storedExpiresAtMs, storedModIndex,
+  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, packBytes, storedExpiresAtMs, storedModIndex,
   storedValueChars, storedValueLength, type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
 
@@ -405,7 +405,7 @@ export class SnapshotRestorer {
         }
         const db = this.db;
         if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
-        const key = buffer.toString('latin1', keyStart, keyEnd);
+        const key = latin1(buffer, keyStart, keyEnd);
         const expiresAtMs = buffer.readDoubleLE(valueEnd);
         const modIndex = buffer.readDoubleLE(valueEnd + 8);
         if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
