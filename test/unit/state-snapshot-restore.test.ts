@@ -162,7 +162,7 @@ describe('rejecting a corrupt snapshot', () => {
 
   it('rejects a changed value by the digest', () => {
     const bad = Buffer.from(stream);
-    bad[firstKey + 5 + 1 + 4] ^= 1;
+    bad[firstKey + 5 + 1 + 4]! ^= 1;
     rejects(bad, /digest [0-9a-f]{16} does not match trailer/);
   });
 
