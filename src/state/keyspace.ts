@@ -776,7 +776,13 @@ function restamp(entry: Entry, expiresAtMs: number, modIndex: number): Stored {
   if (entry instanceof PackedEntry) {
     const packed = entry.packed;
     const length = packed.length - INDEX_CHARS;
-    return expiresAtMs === 0 ? packBytes(packed, 0, length, modIndex) : { value: entry.value, expiresAtMs, modIndex };
+    if (expiresAtMs === 0) return packBytes(packed, 0, length, modIndex);
+    // A copy, not entry.value: V8 makes a slice of 13 chars or more a view that would keep the
+    // whole packed string alive as long as the entry.
+    const target = packScratch;
+    if (length <= 64) for (let i = 0; i < length; i++) target[i] = packed.charCodeAt(i);
+    else target.write(packed, 0, length, 'latin1');
+    return { value: latin1(target, 0, length), expiresAtMs, modIndex };
   }
   const value = entry.value;
   if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return packBytes(value, 0, value.length, modIndex);
