@@ -59,12 +59,12 @@ export interface Lanes {
 
 /**
  * Two independent MurmurHash3 lanes over bytes (a Uint8Array, or a latin1 string holding one byte
- * per char: both give the same lanes for the same bytes), seeded, written into `out`.
+ * per char: both give the same lanes for the same bytes), seeded, written into `out`. Only the
+ * first `length` bytes (chars) are hashed: the keyspace keeps a key's index after its value's chars.
  */
-export function valueHashInto(value: string | Uint8Array, seed: number, out: Lanes): void {
+export function valueHashInto(value: string | Uint8Array, seed: number, out: Lanes, length: number = value.length): void {
   let a = seed ^ 0x9747b28c;
   let b = seed ^ 0x2f1a3c5d;
-  const length = value.length;
   const blocks = length & ~3;
   let i = 0;
   let tail = 0;

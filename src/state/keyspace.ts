@@ -4,7 +4,9 @@
 // tombstones WATCH needs for deleted keys, and the copy-on-write record of a snapshot in progress.
 //
 // Keys are held as latin1 strings (one char per byte, so any binary key round-trips) in 65536
-// slots per database chosen by a fixed hash of the key. The slots give SCAN a cursor that survives
+// slots per database chosen by a fixed hash of the key. A key without expiry whose value is short
+// is stored as one "packed" string, its value's bytes followed by its modIndex (see Stored): no
+// object per key, which is most of what a key costs besides its strings and its Map slot. The slots give SCAN a cursor that survives
 // writes and resizes exactly as Redis's does (see scan()), give RANDOMKEY a cheap random start, and
 // give snapshots a unit small enough to copy when a write lands in the slot being serialized.
 //
@@ -28,8 +30,13 @@ export const TOMBSTONES_PER_DB_MAX = 65536;
  */
 export const EXACT_WATCH_KEYS_MAX = 65536;
 
-/** Estimated bytes per key beyond the key and value themselves (Map slot, entry object, strings). */
-const ENTRY_OVERHEAD_BYTES = 96;
+/**
+ * Estimated bytes per key beyond the key and value themselves: the Map slot (about 46 bytes with
+ * 65536 slots per database), the two string headers, and for an Entry the object (48) and its
+ * boxed expiry time (16). Measured with V8's heapUsed on 1M keys; see docs/performance.md.
+ */
+const PACKED_OVERHEAD_BYTES = 80;
+const ENTRY_OVERHEAD_BYTES = 144;
 
 /**
  * A stored value: a latin1 string (one char per byte) up to STRING_VALUE_BYTES_MAX, a Buffer
@@ -56,17 +63,131 @@ export function toStored(bytes: Buffer | string): StoredValue {
   return Buffer.from(bytes);
 }
 
+/**
+ * How the keyspace holds a key. Either a packed string: the value's bytes as latin1 chars followed
+ * by INDEX_CHARS chars holding its modIndex (little-endian, 8 bits per char), for a key without
+ * expiry whose value is at most PACKED_VALUE_BYTES_MAX bytes; or an Entry object (a key with an
+ * expiry, or a long value, where one more copy to pack would cost more than the object saves).
+ * Both are immutable, so a snapshot can keep the old one.
+ */
+export type Stored = string | Entry;
+
+const INDEX_CHARS = 7;
+export const PACKED_VALUE_BYTES_MAX = 4096;
+const packScratch = Buffer.allocUnsafe(PACKED_VALUE_BYTES_MAX + INDEX_CHARS);
+
+function writeIndex(target: Buffer, at: number, modIndex: number): void {
+  const low = modIndex >>> 0;
+  const high = Math.floor(modIndex / 4294967296);
+  target[at] = low & 0xff;
+  target[at + 1] = (low >>> 8) & 0xff;
+  target[at + 2] = (low >>> 16) & 0xff;
+  target[at + 3] = low >>> 24;
+  target[at + 4] = high & 0xff;
+  target[at + 5] = (high >>> 8) & 0xff;
+  target[at + 6] = (high >>> 16) & 0xff;
+}
+
+function packedIndex(packed: string): number {
+  const at = packed.length - INDEX_CHARS;
+  const low = (packed.charCodeAt(at) | (packed.charCodeAt(at + 1) << 8) | (packed.charCodeAt(at + 2) << 16)
+    | (packed.charCodeAt(at + 3) << 24)) >>> 0;
+  const high = packed.charCodeAt(at + 4) | (packed.charCodeAt(at + 5) << 8) | (packed.charCodeAt(at + 6) << 16);
+  return high * 4294967296 + low;
+}
+
+/** Packs `length` bytes of `source` from `start` (a Buffer, or a latin1 string) with `modIndex`. */
+export function packBytes(source: Buffer | string, start: number, length: number, modIndex: number): string {
+  if (length > PACKED_VALUE_BYTES_MAX) throw new Error(`assertion: packing ${length} bytes`);
+  const target = packScratch;
+  if (typeof source !== 'string') {
+    // Buffer.copy's own overhead is more than the copy for short values.
+    if (length <= 64) for (let i = 0; i < length; i++) target[i] = source[start + i]!;
+    else source.copy(target, 0, start, start + length);
+  } else if (length <= 64) {
+    for (let i = 0; i < length; i++) target[i] = source.charCodeAt(start + i);
+  } else {
+    target.write(start === 0 ? source : source.slice(start, start + length), 0, length, 'latin1');
+  }
+  writeIndex(target, length, modIndex);
+  return latin1(target, 0, length + INDEX_CHARS);
+}
+
+type Latin1Slicer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+
+/**
+ * `buffer.toString('latin1', start, end)` without its argument handling: Node's Buffers carry
+ * `latin1Slice` (undocumented, used by ws and undici); falls back to toString if it is missing.
+ */
+export const latin1: (buffer: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Latin1Slicer).latin1Slice === 'function'
+    ? (buffer, start, end) => (buffer as Latin1Slicer).latin1Slice!(start, end)
+    : (buffer, start, end) => buffer.toString('latin1', start, end);
+
+/** The stored form of a value (bytes, or a value already stored) with its expiry and index. */
+export function makeStored(value: Buffer | string, expiresAtMs: number, modIndex: number): Stored {
+  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return packBytes(value, 0, value.length, modIndex);
+  return { value: toStored(value), expiresAtMs, modIndex };
+}
+
+/** An Entry read from a packed string; the value is cut out only when asked for. */
+class PackedEntry implements Entry {
+  constructor(readonly packed: string) {}
+
+  get value(): string {
+    return this.packed.slice(0, this.packed.length - INDEX_CHARS);
+  }
+
+  get expiresAtMs(): number {
+    return 0;
+  }
+
+  get modIndex(): number {
+    return packedIndex(this.packed);
+  }
+}
+
+/** The Entry view of a stored key (a new PackedEntry for a packed one: compare Stored, not views). */
+export function entryOf(stored: Stored): Entry {
+  return typeof stored === 'string' ? new PackedEntry(stored) : stored;
+}
+
+export function storedValueLength(stored: Stored): number {
+  return typeof stored === 'string' ? stored.length - INDEX_CHARS : stored.value.length;
+}
+
+export function storedExpiresAtMs(stored: Stored): number {
+  return typeof stored === 'string' ? 0 : stored.expiresAtMs;
+}
+
+export function storedModIndex(stored: Stored): number {
+  return typeof stored === 'string' ? packedIndex(stored) : stored.modIndex;
+}
+
+/** The stored value: for a packed key, its value's chars (`storedValueLength` of them) and more. */
+export function storedValueChars(stored: Stored): StoredValue {
+  return typeof stored === 'string' ? stored : stored.value;
+}
+
+/** The value as bytes (a new Buffer for a string value; a stored Buffer itself, not to be changed). */
 export function valueBytes(entry: Entry): Buffer {
+  if (entry instanceof PackedEntry) {
+    const packed = entry.packed;
+    const length = packed.length - INDEX_CHARS;
+    const out = Buffer.allocUnsafe(length);
+    out.write(packed, 0, length, 'latin1');
+    return out;
+  }
   const value = entry.value;
   return typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
 }
 
 export function valueLength(entry: Entry): number {
-  return entry.value.length;
+  return entry instanceof PackedEntry ? entry.packed.length - INDEX_CHARS : entry.value.length;
 }
 
-/** Every stored entry of a database, expired ones included. */
-export function* storedEntries(db: Db): Generator<[string, Entry]> {
+/** Every stored key of a database, expired ones included. */
+export function* storedEntries(db: Db): Generator<[string, Stored]> {
   if (db.slots === undefined) return;
   for (const map of db.slots) {
     if (map !== undefined) yield* map;
@@ -77,20 +198,35 @@ export function isLive(entry: Entry, nowMs: number): boolean {
   return entry.expiresAtMs === 0 || entry.expiresAtMs >= nowMs;
 }
 
+function isLiveStored(stored: Stored, nowMs: number): boolean {
+  return typeof stored === 'string' || stored.expiresAtMs === 0 || stored.expiresAtMs >= nowMs;
+}
+
 const scratch: Lanes = { a: 0, b: 0 };
 
 /**
- * An entry's contribution to its database's digest, left in `scratch`: the value's lanes mixed
- * with the key's (`keyHash` is slotHash(key)), the expiry and the index.
+ * A key's contribution to its database's digest, left in `scratch`: the value's lanes mixed with
+ * the key's (`keyHash` is slotHash(key)), the expiry and the index. The same for either stored form.
  */
-function entryHashInto(key: string, keyHash: number, entry: Entry): void {
-  valueHashInto(entry.value, 0, scratch);
+function entryHashInto(key: string, keyHash: number, stored: Stored): void {
+  if (typeof stored === 'string') {
+    valueHashInto(stored, 0, scratch, stored.length - INDEX_CHARS);
+    scratch.a ^= keyHash;
+    scratch.b ^= stringHash(key, 0x1b873593);
+    mixNumbersInto(scratch, 0, packedIndex(stored));
+    return;
+  }
+  valueHashInto(stored.value, 0, scratch);
   scratch.a ^= keyHash;
   scratch.b ^= stringHash(key, 0x1b873593);
-  mixNumbersInto(scratch, entry.expiresAtMs, entry.modIndex);
+  mixNumbersInto(scratch, stored.expiresAtMs, stored.modIndex);
 }
 
-export type Slots = (Map<string, Entry> | undefined)[];
+function overheadOf(stored: Stored): number {
+  return typeof stored === 'string' ? PACKED_OVERHEAD_BYTES : ENTRY_OVERHEAD_BYTES;
+}
+
+export type Slots = (Map<string, Stored> | undefined)[];
 
 /** One database. Swapped whole by SWAPDB; `index` follows it. */
 export class Db {
@@ -122,13 +258,19 @@ export class Db {
   constructor(public index: number) {}
 
   get(key: string): Entry | undefined {
+    const stored = this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
+    return stored === undefined ? undefined : entryOf(stored);
+  }
+
+  /** The key as stored (see Stored). */
+  raw(key: string): Stored | undefined {
     return this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
   }
 
   /** The version WATCH records and EXEC compares (see StateMachine.modIndex). */
   version(key: string): number {
-    const entry = this.get(key);
-    const base = entry !== undefined ? entry.modIndex : (this.tombstones.get(key) ?? this.tombstoneFloor);
+    const stored = this.raw(key);
+    const base = stored !== undefined ? storedModIndex(stored) : (this.tombstones.get(key) ?? this.tombstoneFloor);
     return Math.max(base, this.epoch);
   }
 
@@ -152,7 +294,7 @@ export interface CowTracker {
   /** Position of this database in the snapshot's order. */
   readonly ordinal: number;
   /** Old entries (null: the key did not exist) of keys written since the snapshot began, per slot. */
-  readonly saved: Map<number, Map<string, Entry | null>>;
+  readonly saved: Map<number, Map<string, Stored | null>>;
 }
 
 /** Implemented by the snapshot writer: where it is, so writes behind it need no copy. */
@@ -168,7 +310,7 @@ interface HeapItem {
   readonly db: Db;
   readonly key: string;
   /** The entry this item was pushed for: the item is current while the key still holds it. */
-  readonly entry: Entry;
+  readonly entry: Stored;
 }
 
 /** A binary min-heap of expiry times with lazy invalidation (an item is stale once its entry is replaced). */
@@ -217,7 +359,7 @@ class ExpiryHeap {
 }
 
 function isCurrent(item: HeapItem): boolean {
-  return item.db.get(item.key) === item.entry;
+  return item.db.raw(item.key) === item.entry;
 }
 
 export interface ExpiredKey {
@@ -246,29 +388,29 @@ export class Keyspace {
   /** The live entry of `key`, or undefined. On apply, an expired key found here is deleted. */
   lookup(dbIndex: number, key: string): Entry | undefined {
     const db = this.db(dbIndex);
-    const entry = db.get(key);
-    if (entry === undefined) return undefined;
-    if (isLive(entry, this.nowMs)) return entry;
-    if (this.mutable) this.store(db, key, undefined, entry.modIndex);
+    const stored = db.raw(key);
+    if (stored === undefined) return undefined;
+    if (isLiveStored(stored, this.nowMs)) return entryOf(stored);
+    if (this.mutable) this.store(db, key, undefined, storedModIndex(stored));
     return undefined;
   }
 
   /** Sets `key` to a new value and expiry, stamped with the current index. */
   put(dbIndex: number, key: string, value: Buffer | string, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, { value: toStored(value), expiresAtMs, modIndex: this.index }, 0);
+    this.store(this.db(dbIndex), key, makeStored(value, expiresAtMs, this.index), 0);
   }
 
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
   putEntry(dbIndex: number, key: string, entry: Entry): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, { ...entry, modIndex: this.index }, 0);
+    this.store(this.db(dbIndex), key, restamp(entry, entry.expiresAtMs, this.index), 0);
   }
 
   /** Changes the expiry of an existing key. */
   setExpiry(dbIndex: number, key: string, entry: Entry, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, { value: entry.value, expiresAtMs, modIndex: this.index }, 0);
+    this.store(this.db(dbIndex), key, restamp(entry, expiresAtMs, this.index), 0);
   }
 
   /** Deletes a live key; false if there was none. */
@@ -286,16 +428,57 @@ export class Keyspace {
   removeExpired(dbIndex: number, key: string): boolean {
     this.assertMutable();
     const db = this.db(dbIndex);
-    const entry = db.get(key);
-    if (entry === undefined || isLive(entry, this.nowMs)) return false;
-    this.store(db, key, undefined, entry.modIndex);
+    const stored = db.raw(key);
+    if (stored === undefined || isLiveStored(stored, this.nowMs)) return false;
+    this.store(db, key, undefined, storedModIndex(stored));
     return true;
   }
 
-  /** Restores one stored key exactly as a snapshot recorded it (modIndex included). */
-  load(dbIndex: number, key: string, value: Buffer, expiresAtMs: number, modIndex: number): void {
-    this.assertMutable();
-    this.store(this.db(dbIndex), key, { value: toStored(value), expiresAtMs, modIndex }, 0);
+  /**
+   * The bulk-load path of a restore: adds a key as a snapshot recorded it (modIndex included) to a
+   * keyspace being rebuilt, without looking for an old entry (an image holds each key once; a
+   * restore checks the stored count against the keys added, see loadedCountsMatch). Expiry items
+   * are queued unordered; finishLoad orders them.
+   */
+  load(db: Db, key: string, stored: Stored): void {
+    const keyHash = slotHash(key);
+    const slot = keyHash & SLOT_MASK;
+    let slots = db.slots;
+    if (slots === undefined) {
+      slots = new Array<Map<string, Stored> | undefined>(SLOT_COUNT);
+      db.slots = slots;
+    }
+    let map = slots[slot];
+    if (map === undefined) {
+      map = new Map();
+      slots[slot] = map;
+    }
+    map.set(key, stored);
+    entryHashInto(key, keyHash, stored);
+    db.digestA = (db.digestA + scratch.a) >>> 0;
+    db.digestB = (db.digestB + scratch.b) >>> 0;
+    db.memoryBytes += key.length + storedValueLength(stored) + overheadOf(stored);
+    db.size++;
+    if (typeof stored !== 'string' && stored.expiresAtMs !== 0) {
+      db.expiresCount++;
+      db.expiresAtSumMs += stored.expiresAtMs;
+      this.heap.items.push({ atMs: stored.expiresAtMs, db, key, entry: stored });
+    }
+  }
+
+  /** Ends a bulk load: orders the expiry heap. */
+  finishLoad(): void {
+    this.heap.heapify();
+  }
+
+  /** False if some key was loaded twice (a database's count exceeds the keys its slots hold). */
+  loadedCountsMatch(): boolean {
+    for (const db of this.dbs) {
+      let count = 0;
+      if (db.slots !== undefined) for (const map of db.slots) if (map !== undefined) count += map.size;
+      if (count !== db.size) return false;
+    }
+    return true;
   }
 
   private assertMutable(): void {
@@ -303,13 +486,13 @@ export class Keyspace {
   }
 
   /** The one place a key changes. `entry` undefined deletes, leaving `tombstoneIndex`. */
-  private store(db: Db, key: string, entry: Entry | undefined, tombstoneIndex: number): void {
+  private store(db: Db, key: string, entry: Stored | undefined, tombstoneIndex: number): void {
     const keyHash = slotHash(key);
     const slot = keyHash & SLOT_MASK;
     let slots = db.slots;
     if (slots === undefined) {
       if (entry === undefined) return;
-      slots = new Array<Map<string, Entry> | undefined>(SLOT_COUNT);
+      slots = new Array<Map<string, Stored> | undefined>(SLOT_COUNT);
       db.slots = slots;
     }
     let map = slots[slot];
@@ -319,9 +502,9 @@ export class Keyspace {
       entryHashInto(key, keyHash, old);
       db.digestA = (db.digestA - scratch.a) >>> 0;
       db.digestB = (db.digestB - scratch.b) >>> 0;
-      db.memoryBytes -= key.length + old.value.length + ENTRY_OVERHEAD_BYTES;
+      db.memoryBytes -= key.length + storedValueLength(old) + overheadOf(old);
       db.size--;
-      if (old.expiresAtMs !== 0) {
+      if (typeof old !== 'string' && old.expiresAtMs !== 0) {
         db.expiresCount--;
         db.expiresAtSumMs -= old.expiresAtMs;
       }
@@ -342,16 +525,16 @@ export class Keyspace {
     entryHashInto(key, keyHash, entry);
     db.digestA = (db.digestA + scratch.a) >>> 0;
     db.digestB = (db.digestB + scratch.b) >>> 0;
-    db.memoryBytes += key.length + entry.value.length + ENTRY_OVERHEAD_BYTES;
+    db.memoryBytes += key.length + storedValueLength(entry) + overheadOf(entry);
     db.size++;
-    if (entry.expiresAtMs !== 0) {
+    if (typeof entry !== 'string' && entry.expiresAtMs !== 0) {
       db.expiresCount++;
       db.expiresAtSumMs += entry.expiresAtMs;
       this.pushExpiry(db, key, entry);
     }
   }
 
-  private saveForSnapshot(db: Db, slot: number, key: string, old: Entry | undefined): void {
+  private saveForSnapshot(db: Db, slot: number, key: string, old: Stored | undefined): void {
     const cursor = this.cow!;
     const tracker = cursor.trackers.get(db);
     if (tracker === undefined || tracker.slots !== db.slots) return;
@@ -446,8 +629,8 @@ export class Keyspace {
    * The tombstone a deleted entry leaves: the current index, unless its time had already passed,
    * in which case deleting it is no logical change (Redis: "expired key now deleted").
    */
-  private deletionVersion(entry: Entry): number {
-    return isLive(entry, this.nowMs) ? this.index : entry.modIndex;
+  private deletionVersion(stored: Stored): number {
+    return isLiveStored(stored, this.nowMs) ? this.index : storedModIndex(stored);
   }
 
   private replaceDb(old: Db, fresh: Db): void {
@@ -494,13 +677,14 @@ export class Keyspace {
   }
 
   /** `target` now holds `after`; its index held `before`. */
-  private restampAfterSwap(target: Db, before: Map<string, Entry>, after: Map<string, Entry>): void {
-    for (const [key, entry] of after) {
+  private restampAfterSwap(target: Db, before: Map<string, Stored>, after: Map<string, Stored>): void {
+    for (const [key, stored] of after) {
       const previous = before.get(key);
-      const previousVersion = previous?.modIndex ?? target.tombstones.get(key) ?? target.tombstoneFloor;
+      const previousVersion = previous !== undefined ? storedModIndex(previous) : (target.tombstones.get(key) ?? target.tombstoneFloor);
       target.tombstones.delete(key);
-      const modIndex = isLive(entry, this.nowMs) ? this.index : previousVersion;
-      this.store(target, key, { ...entry, modIndex }, 0);
+      const modIndex = isLiveStored(stored, this.nowMs) ? this.index : previousVersion;
+      const entry = entryOf(stored);
+      this.store(target, key, restamp(entry, entry.expiresAtMs, modIndex), 0);
     }
     for (const [key, entry] of before) {
       if (!after.has(key)) target.addTombstone(key, this.deletionVersion(entry));
@@ -513,7 +697,7 @@ export class Keyspace {
     if (slots === undefined) return;
     for (const map of slots) {
       if (map === undefined) continue;
-      for (const pair of map) if (isLive(pair[1], nowMs)) yield pair;
+      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) yield [key, entryOf(stored)];
     }
   }
 
@@ -540,17 +724,17 @@ export class Keyspace {
         for (let slot = v; slot < SLOT_COUNT; slot += 1 << bits) {
           const map = slots[slot];
           if (map === undefined) continue;
-          for (const [key, entry] of map) {
-            if (isLive(entry, nowMs)) visit(key, entry);
+          for (const [key, stored] of map) {
+            if (isLiveStored(stored, nowMs)) visit(key, entryOf(stored));
             visited++;
           }
         }
       } else {
         const map = slots[v & SLOT_MASK];
         if (map !== undefined) {
-          for (const [key, entry] of map) {
+          for (const [key, stored] of map) {
             if (((slotHash(key) & mask) >>> 0) !== v) continue;
-            if (isLive(entry, nowMs)) visit(key, entry);
+            if (isLiveStored(stored, nowMs)) visit(key, entryOf(stored));
             visited++;
           }
         }
@@ -569,7 +753,7 @@ export class Keyspace {
       const map = slots[(start + step) & SLOT_MASK];
       if (map === undefined) continue;
       const live: string[] = [];
-      for (const [key, entry] of map) if (isLive(entry, nowMs)) live.push(key);
+      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) live.push(key);
       if (live.length > 0) return live[(random >>> SLOT_BITS) % live.length];
     }
     return undefined;
@@ -585,6 +769,24 @@ export class Keyspace {
     }
     return (lanes.a >>> 0).toString(16).padStart(8, '0') + (lanes.b >>> 0).toString(16).padStart(8, '0');
   }
+}
+
+/** An entry's value with a new expiry and index, in its stored form (no copy of a long value). */
+function restamp(entry: Entry, expiresAtMs: number, modIndex: number): Stored {
+  if (entry instanceof PackedEntry) {
+    const packed = entry.packed;
+    const length = packed.length - INDEX_CHARS;
+    if (expiresAtMs === 0) return packBytes(packed, 0, length, modIndex);
+    // A copy, not entry.value: V8 makes a slice of 13 chars or more a view that would keep the
+    // whole packed string alive as long as the entry.
+    const target = packScratch;
+    if (length <= 64) for (let i = 0; i < length; i++) target[i] = packed.charCodeAt(i);
+    else target.write(packed, 0, length, 'latin1');
+    return { value: latin1(target, 0, length), expiresAtMs, modIndex };
+  }
+  const value = entry.value;
+  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return packBytes(value, 0, value.length, modIndex);
+  return { value, expiresAtMs, modIndex };
 }
 
 function reverseBits(value: number, bits: number): number {

@@ -2,7 +2,9 @@
 // a stream of chunks. A snapshot is a point-in-time image: the writer registers itself with the
 // keyspace as a copy-on-write cursor, and every write to a key it has not serialized yet first
 // saves the key's old entry (see Keyspace.saveForSnapshot). Work per chunk is bounded by the
-// chunk size, so even millions of keys never block the event loop for long.
+// chunk size and by time (CHUNK_BUDGET_MS: the one clock read in this module; it decides only where
+// chunks end, never what the stream holds), so even millions of keys never block the event loop
+// for long.
 //
 // Stream format (numbers little-endian; lengths u32, times and indexes f64):
 //   "RFTSNAP1" [version u8 = 1] [appliedIndex f64] [lastTimeMs f64]
@@ -13,7 +15,10 @@
 //   [0][keyCount f64][digest: 16 ascii hex digits]    trailer, checked on restore
 // A chunk boundary may fall anywhere, even inside a value.
 
-import { DB_COUNT, Db, Keyspace, SLOT_COUNT, type CowCursor, type CowTracker, type Entry } from './keyspace.js';
+import {
+  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, packBytes, storedExpiresAtMs, storedModIndex,
+  storedValueChars, storedValueLength, type CowCursor, type CowTracker, type Stored,
+} from './keyspace.js';
 
 const MAGIC = Buffer.from('RFTSNAP1', 'latin1');
 const VERSION = 1;
@@ -28,6 +33,11 @@ const TAG_TOMBSTONE = 3;
 const RECORDS_PER_CHUNK_MAX = 16384;
 /** Values at least this long are queued as views rather than copied into the record buffer. */
 const INLINE_VALUE_BYTES_MAX = 4096;
+/**
+ * Serializing stops for the current nextChunk call once it has run this long (checked between
+ * slots): with a large keyspace on a busy machine, 16384 keys could otherwise take hundreds of ms.
+ */
+const CHUNK_BUDGET_MS = 8;
 
 export interface SnapshotMeta {
   /** The log index of the last entry applied when the snapshot began. */
@@ -42,12 +52,18 @@ export class SnapshotFormatError extends Error {
   readonly code = 'SNAPSHOT_FORMAT';
 }
 
-/** Accumulates small fields into one buffer; long values are queued as views. */
+/**
+ * Where encoded bytes go: `owned` bytes never change (a long value), so they may be kept as they
+ * are; others (the encoder's reused buffer) must be copied before the call returns.
+ */
+type Sink = (bytes: Buffer, owned: boolean) => void;
+
+/** Accumulates small fields into one reused buffer, handed to the sink in pieces of a few dozen KB. */
 class Encoder {
   private buffer = Buffer.allocUnsafe(64 * 1024);
   private used = 0;
 
-  constructor(private readonly out: Buffer[]) {}
+  constructor(private readonly sink: Sink) {}
 
   private reserve(size: number): void {
     if (this.used + size <= this.buffer.length) return;
@@ -57,7 +73,7 @@ class Encoder {
 
   flush(): void {
     if (this.used === 0) return;
-    this.out.push(Buffer.from(this.buffer.subarray(0, this.used)));
+    this.sink(this.buffer.subarray(0, this.used), false);
     this.used = 0;
   }
 
@@ -78,8 +94,8 @@ class Encoder {
     this.used += 8;
   }
 
-  latin1(text: string): void {
-    const length = text.length;
+  /** A length-prefixed latin1 string: the first `length` chars of `text`. */
+  latin1(text: string, length: number = text.length): void {
     this.u32(length);
     this.reserve(length);
     if (length <= 64) {
@@ -89,7 +105,7 @@ class Encoder {
       for (let i = 0; i < length; i++) buffer[at++] = text.charCodeAt(i);
       this.used = at;
     } else {
-      this.used += this.buffer.write(text, this.used, 'latin1');
+      this.used += this.buffer.write(text, this.used, length, 'latin1');
     }
   }
 
@@ -100,7 +116,7 @@ class Encoder {
       } else {
         this.u32(value.length);
         this.flush();
-        this.out.push(Buffer.from(value, 'latin1'));
+        this.sink(Buffer.from(value, 'latin1'), true);
       }
       return;
     }
@@ -111,7 +127,7 @@ class Encoder {
       this.used += value.length;
     } else {
       this.flush();
-      this.out.push(value);
+      this.sink(value, true);
     }
   }
 
@@ -139,11 +155,15 @@ export class SnapshotWriter implements CowCursor {
   slot = 0;
   readonly meta: SnapshotMeta;
   private readonly plans: DbPlan[] = [];
-  private readonly queue: Buffer[] = [];
-  private queueHeadOffset = 0;
-  private readonly encoder = new Encoder(this.queue);
+  /** The chunk being filled by nextChunk, and how much of it is. */
+  private out: Buffer = Buffer.alloc(0);
+  private filled = 0;
+  /** Bytes produced beyond the last chunk's end, owned (copied if they were not). */
+  private carry: Buffer[] = [];
+  private readonly encoder = new Encoder((bytes, owned) => this.accept(bytes, owned));
   private stage: 'header' | 'db' | 'end' | 'done' = 'header';
   private recordsThisCall = 0;
+  private deadlineMs = 0;
   private cancelled = false;
 
   constructor(private readonly keyspace: Keyspace, appliedIndex: number, lastTimeMs: number) {
@@ -175,27 +195,39 @@ export class SnapshotWriter implements CowCursor {
   nextChunk(maxBytes: number): Buffer | null {
     if (this.cancelled) throw new Error('snapshot cancelled: a newer snapshot began');
     if (maxBytes < 1) throw new Error(`assertion: maxBytes ${maxBytes} < 1`);
-    const parts: Buffer[] = [];
-    let size = 0;
+    // Records are encoded straight into the chunk (one allocation per chunk); what does not fit
+    // is carried over to the next call.
+    const out = Buffer.allocUnsafe(maxBytes);
+    this.out = out;
+    this.filled = 0;
+    const carried = this.carry;
+    this.carry = [];
+    for (const bytes of carried) this.accept(bytes, true);
     this.recordsThisCall = 0;
-    while (size < maxBytes) {
-      if (this.queue.length === 0) {
-        if (size > 0 && this.recordsThisCall >= RECORDS_PER_CHUNK_MAX) break;
-        if (!this.produce()) break;
-        continue;
-      }
-      const head = this.queue[0]!;
-      const take = Math.min(maxBytes - size, head.length - this.queueHeadOffset);
-      parts.push(head.subarray(this.queueHeadOffset, this.queueHeadOffset + take));
-      size += take;
-      this.queueHeadOffset += take;
-      if (this.queueHeadOffset === head.length) {
-        this.queue.shift();
-        this.queueHeadOffset = 0;
-      }
+    this.deadlineMs = performance.now() + CHUNK_BUDGET_MS;
+    while (this.filled < maxBytes && this.carry.length === 0) {
+      if (this.filled > 0 && (this.recordsThisCall >= RECORDS_PER_CHUNK_MAX || performance.now() >= this.deadlineMs)) break;
+      if (!this.produce()) break;
     }
+    const size = this.filled;
+    this.out = Buffer.alloc(0);
+    this.filled = 0;
     if (size === 0) return null;
-    return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, size);
+    // A chunk cut short by the time budget is copied, so that it does not hold on to maxBytes.
+    return size < maxBytes >> 2 ? Buffer.from(out.subarray(0, size)) : out.subarray(0, size);
+  }
+
+  /** Takes produced bytes into the chunk being filled; the rest is carried over. */
+  private accept(bytes: Buffer, owned: boolean): void {
+    const room = this.out.length - this.filled;
+    if (this.carry.length === 0 && room > 0) {
+      const count = Math.min(room, bytes.length);
+      bytes.copy(this.out, this.filled, 0, count);
+      this.filled += count;
+      if (count === bytes.length) return;
+      bytes = bytes.subarray(count);
+    }
+    this.carry.push(owned ? bytes : Buffer.from(bytes));
   }
 
   /** Queues more of the stream: one slot's keys, a database header, or the trailer. */
@@ -204,7 +236,7 @@ export class SnapshotWriter implements CowCursor {
     switch (this.stage) {
       case 'header': {
         encoder.flush();
-        this.queue.push(MAGIC);
+        this.accept(MAGIC, true);
         encoder.u8(VERSION);
         encoder.f64(this.meta.appliedIndex);
         encoder.f64(this.meta.lastTimeMs);
@@ -213,8 +245,11 @@ export class SnapshotWriter implements CowCursor {
       }
       case 'db': {
         const plan = this.plans[this.dbOrdinal]!;
-        // Copy slots until a few dozen KB are queued.
-        while (this.slot < SLOT_COUNT && encoder.pendingBytes < 32 * 1024 && this.queue.length < 64) {
+        // Copy slots until a few dozen KB are queued, or the call's time is up (at least one slot).
+        let first = true;
+        while (this.slot < SLOT_COUNT && encoder.pendingBytes < 32 * 1024 && this.carry.length === 0
+          && (first || (this.slot & 7) !== 0 || performance.now() < this.deadlineMs)) {
+          first = false;
           this.copySlot(plan, this.slot);
           this.slot++;
         }
@@ -230,7 +265,7 @@ export class SnapshotWriter implements CowCursor {
         encoder.u8(TAG_END);
         encoder.f64(this.meta.keyCount);
         encoder.flush();
-        this.queue.push(Buffer.from(this.meta.digest, 'latin1'));
+        this.accept(Buffer.from(this.meta.digest, 'latin1'), true);
         this.stage = 'done';
         if (this.keyspace.cow === this) this.keyspace.cow = null;
         return true;
@@ -275,14 +310,15 @@ export class SnapshotWriter implements CowCursor {
     }
   }
 
-  private writeKey(key: string, entry: Entry): void {
+  private writeKey(key: string, stored: Stored): void {
     this.recordsThisCall++;
     const encoder = this.encoder;
     encoder.u8(TAG_KEY);
     encoder.latin1(key);
-    encoder.value(entry.value);
-    encoder.f64(entry.expiresAtMs);
-    encoder.f64(entry.modIndex);
+    if (typeof stored === 'string') encoder.latin1(stored, storedValueLength(stored));
+    else encoder.value(storedValueChars(stored));
+    encoder.f64(storedExpiresAtMs(stored));
+    encoder.f64(storedModIndex(stored));
   }
 }
 
@@ -290,117 +326,150 @@ function isWholeNumber(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-/** A request for the next `size` bytes of the stream. */
-type Need = number;
+const HEADER_BYTES = MAGIC.length + 17;
 
-/** Rebuilds a keyspace from a snapshot stream, chunk by chunk. Created by StateMachine.beginRestore. */
+/**
+ * Rebuilds a keyspace from a snapshot stream, chunk by chunk. Created by StateMachine.beginRestore.
+ * Each chunk is parsed in place with a plain loop over an offset (no Buffer view per field); the
+ * bytes of a record that straddles chunks are kept (as views) until enough have arrived, then
+ * joined once. Keys go in through Keyspace.load, the bulk path that looks for no old entry.
+ */
 export class SnapshotRestorer {
   readonly keyspace = new Keyspace();
-  private readonly chunks: Buffer[] = [];
-  private available = 0;
-  private headOffset = 0;
-  private readonly parser: Generator<Need, void, Buffer>;
-  private need: Need;
+  /** Unparsed bytes: the start of a record that straddles chunks. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** How many unparsed bytes the parser needs before it can go on. */
+  private needed = HEADER_BYTES;
+  private started = false;
   private finished = false;
+  private db: Db | undefined;
   private header: { appliedIndex: number; lastTimeMs: number } | undefined;
   private trailer: { keyCount: number; digest: string } | undefined;
-
-  constructor() {
-    this.parser = this.parse();
-    this.need = this.parser.next(Buffer.alloc(0)).value as Need;
-  }
 
   /** Feeds the next chunk; throws SnapshotFormatError on a corrupt stream. */
   push(chunk: Uint8Array): void {
     if (this.finished) throw new SnapshotFormatError('bytes after the end of the snapshot');
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    if (buffer.length === 0) return;
-    this.chunks.push(buffer);
-    this.available += buffer.length;
-    while (!this.finished && this.available >= this.need) {
-      const bytes = this.take(this.need);
-      const step = this.parser.next(bytes);
-      if (step.done === true) this.finished = true;
-      else this.need = step.value;
+    const incoming = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (incoming.length === 0) return;
+    const total = this.pendingBytes + incoming.length;
+    if (total < this.needed) {
+      this.pending.push(incoming);
+      this.pendingBytes = total;
+      return;
     }
+    let buffer = incoming;
+    if (this.pendingBytes > 0) {
+      this.pending.push(incoming);
+      buffer = Buffer.concat(this.pending, total);
+    }
+    const at = this.parse(buffer);
+    const rest = buffer.length - at;
+    if (this.finished && rest > 0) throw new SnapshotFormatError(`${rest} bytes after the snapshot trailer`);
+    this.pending = rest > 0 ? [buffer.subarray(at)] : [];
+    this.pendingBytes = rest;
   }
 
-  private take(size: number): Buffer {
-    this.available -= size;
-    const head = this.chunks[0];
-    if (size === 0) return Buffer.alloc(0);
-    if (head !== undefined && head.length - this.headOffset >= size) {
-      const view = head.subarray(this.headOffset, this.headOffset + size);
-      this.headOffset += size;
-      if (this.headOffset === head.length) {
-        this.chunks.shift();
-        this.headOffset = 0;
-      }
-      return view;
+  /** Parses every whole record of `buffer`; returns where the first incomplete one starts. */
+  private parse(buffer: Buffer): number {
+    const end = buffer.length;
+    let at = 0;
+    if (!this.started) {
+      if (!buffer.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotFormatError('not a raftis snapshot (bad magic)');
+      if (buffer[MAGIC.length] !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${buffer[MAGIC.length]}`);
+      this.header = { appliedIndex: buffer.readDoubleLE(MAGIC.length + 1), lastTimeMs: buffer.readDoubleLE(MAGIC.length + 9) };
+      this.started = true;
+      at = HEADER_BYTES;
     }
-    const out = Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const chunk = this.chunks[0]!;
-      const count = Math.min(size - filled, chunk.length - this.headOffset);
-      chunk.copy(out, filled, this.headOffset, this.headOffset + count);
-      filled += count;
-      this.headOffset += count;
-      if (this.headOffset === chunk.length) {
-        this.chunks.shift();
-        this.headOffset = 0;
-      }
-    }
-    return out;
-  }
-
-  private *parse(): Generator<Need, void, Buffer> {
-    const magic = yield MAGIC.length;
-    if (!magic.equals(MAGIC)) throw new SnapshotFormatError('not a raftis snapshot (bad magic)');
-    const head = yield 17;
-    if (head[0] !== VERSION) throw new SnapshotFormatError(`unsupported snapshot version ${head[0]}`);
-    this.header = { appliedIndex: head.readDoubleLE(1), lastTimeMs: head.readDoubleLE(9) };
     const ks = this.keyspace;
-    ks.mutable = true;
-    let db: Db | undefined;
-    for (;;) {
-      const tag = (yield 1)[0]!;
-      if (tag === TAG_END) {
-        const tail = yield 8 + 16;
-        this.trailer = { keyCount: tail.readDoubleLE(0), digest: tail.toString('latin1', 8, 24) };
-        return;
+    this.needed = 1;
+    while (at < end) {
+      const tag = buffer[at]!;
+      if (tag === TAG_KEY) {
+        if (at + 5 > end) {
+          this.needed = 5;
+          break;
+        }
+        const keyStart = at + 5;
+        const keyEnd = keyStart + buffer.readUInt32LE(at + 1);
+        if (keyEnd + 4 > end) {
+          this.needed = keyEnd + 4 - at;
+          break;
+        }
+        const valueStart = keyEnd + 4;
+        const valueLength = buffer.readUInt32LE(keyEnd);
+        const valueEnd = valueStart + valueLength;
+        if (valueEnd + 16 > end) {
+          this.needed = valueEnd + 16 - at;
+          break;
+        }
+        const db = this.db;
+        if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
+        const key = latin1(buffer, keyStart, keyEnd);
+        const expiresAtMs = buffer.readDoubleLE(valueEnd);
+        const modIndex = buffer.readDoubleLE(valueEnd + 8);
+        if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
+          throw new SnapshotFormatError(`key ${JSON.stringify(key)}: bad expiry ${expiresAtMs} or index ${modIndex}`);
+        }
+        let stored: Stored;
+        if (expiresAtMs === 0 && valueLength <= PACKED_VALUE_BYTES_MAX) {
+          stored = packBytes(buffer, valueStart, valueLength, modIndex);
+        } else {
+          // Copied into its stored form (the chunk may be large and the value small).
+          const value = valueLength <= STRING_VALUE_BYTES_MAX ? buffer.toString('latin1', valueStart, valueEnd)
+            : Buffer.from(buffer.subarray(valueStart, valueEnd));
+          stored = { value, expiresAtMs, modIndex };
+        }
+        ks.load(db, key, stored);
+        at = valueEnd + 16;
+        continue;
       }
       if (tag === TAG_DB) {
-        const fields = yield 17;
-        const index = fields[0]!;
+        if (at + 18 > end) {
+          this.needed = 18;
+          break;
+        }
+        const index = buffer[at + 1]!;
         if (index >= DB_COUNT) throw new SnapshotFormatError(`database ${index} out of range`);
-        db = ks.db(index);
-        db.epoch = fields.readDoubleLE(1);
-        db.tombstoneFloor = fields.readDoubleLE(9);
+        const db = ks.db(index);
+        db.epoch = buffer.readDoubleLE(at + 2);
+        db.tombstoneFloor = buffer.readDoubleLE(at + 10);
         if (!isWholeNumber(db.epoch) || !isWholeNumber(db.tombstoneFloor)) throw new SnapshotFormatError(`database ${index}: bad header`);
+        this.db = db;
+        at += 18;
         continue;
       }
-      if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
-      const keyLength = (yield 4).readUInt32LE(0);
-      const key = (yield keyLength).toString('latin1');
       if (tag === TAG_TOMBSTONE) {
-        const index = (yield 8).readDoubleLE(0);
+        if (at + 5 > end) {
+          this.needed = 5;
+          break;
+        }
+        const keyEnd = at + 5 + buffer.readUInt32LE(at + 1);
+        if (keyEnd + 8 > end) {
+          this.needed = keyEnd + 8 - at;
+          break;
+        }
+        const db = this.db;
+        if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
+        const key = buffer.toString('latin1', at + 5, keyEnd);
+        const index = buffer.readDoubleLE(keyEnd);
         if (!isWholeNumber(index)) throw new SnapshotFormatError(`tombstone ${JSON.stringify(key)}: bad index ${index}`);
         db.tombstones.set(key, index);
+        at = keyEnd + 8;
         continue;
       }
-      if (tag !== TAG_KEY) throw new SnapshotFormatError(`unknown record tag ${tag}`);
-      const valueLength = (yield 4).readUInt32LE(0);
-      // Copied into its stored form (the chunk may be large and the value small).
-      const value = yield valueLength;
-      const times = yield 16;
-      const expiresAtMs = times.readDoubleLE(0);
-      const modIndex = times.readDoubleLE(8);
-      if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
-        throw new SnapshotFormatError(`key ${JSON.stringify(key)}: bad expiry ${expiresAtMs} or index ${modIndex}`);
+      if (tag === TAG_END) {
+        if (at + 25 > end) {
+          this.needed = 25;
+          break;
+        }
+        this.trailer = { keyCount: buffer.readDoubleLE(at + 1), digest: buffer.toString('latin1', at + 9, at + 25) };
+        this.finished = true;
+        return at + 25;
       }
-      ks.load(db.index, key, value, expiresAtMs, modIndex);
+      throw new SnapshotFormatError(`unknown record tag ${tag}`);
     }
+    return at;
   }
 
   /** Checks the trailer against what was rebuilt; returns the restored keyspace and its position. */
@@ -408,14 +477,14 @@ export class SnapshotRestorer {
     if (!this.finished || this.header === undefined || this.trailer === undefined) {
       throw new SnapshotFormatError('snapshot stream ended early');
     }
-    if (this.available !== 0) throw new SnapshotFormatError(`${this.available} bytes after the snapshot trailer`);
     const ks = this.keyspace;
-    ks.mutable = false;
     let keyCount = 0;
     for (const db of ks.dbs) keyCount += db.size;
     if (keyCount !== this.trailer.keyCount) {
       throw new SnapshotFormatError(`snapshot holds ${keyCount} keys, trailer says ${this.trailer.keyCount}`);
     }
+    if (!ks.loadedCountsMatch()) throw new SnapshotFormatError('snapshot holds a key more than once');
+    ks.finishLoad();
     const digest = ks.digest();
     if (digest !== this.trailer.digest) {
       throw new SnapshotFormatError(`snapshot digest ${digest} does not match trailer ${this.trailer.digest}`);
