@@ -113,6 +113,19 @@ describe('winning and losing', () => {
     expect(node.status().term).toBe(0);
   });
 
+  it('each PreVote round counts only its own answers', () => {
+    const node = make(1);
+    for (let t = 0; t < 10; t++) node.tick();
+    node.step(msg.preVoteResp(2, 1, 0, true));
+    // Timed out: a new round, in which 2's old refusal no longer counts.
+    for (let t = 0; t < 10; t++) node.tick();
+    expect(node.status().role).toBe('preCandidate');
+    node.step(msg.preVoteResp(3, 1, 0, true));
+    expect(node.status().role).toBe('preCandidate');
+    node.step(msg.preVoteResp(2, 1, 1));
+    expect(node.status().role).toBe('candidate');
+  });
+
   it('a rejected PreVote from a higher term makes the node follow that term', () => {
     const node = make(1);
     for (let t = 0; t < 10; t++) node.tick();
@@ -168,6 +181,14 @@ describe('granting votes (Raft §5.2, §5.4.1)', () => {
     // The same candidate asking again is granted again.
     node.step(msg.vote(1, 2, 2, 1, 1));
     expect(drain(node).persisted).toEqual([msg.voteResp(2, 1, 2, false)]);
+  });
+
+  it('a vote in the current term is persisted although the term does not change', () => {
+    const node = make(2, { hardState: { term: 2, vote: 0, commit: 0 } });
+    node.step(msg.vote(1, 2, 2, 0, 0));
+    const out = drain(node);
+    expect(out.hardStates).toEqual([{ term: 2, vote: 1, commit: 0 }]);
+    expect(out.persisted).toEqual([msg.voteResp(2, 1, 2, false)]);
   });
 
   it('refuses a candidate whose log is behind, answering with its own term', () => {

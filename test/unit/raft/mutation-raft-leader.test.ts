@@ -159,6 +159,22 @@ describe('lease reads (thesis §6.4.1)', () => {
     expect(drain(fresh).readStates).toEqual([{ context: 1, index: 1 }]);
   });
 
+  it('acknowledgements from an earlier leadership do not make a lease', () => {
+    const node = leased();
+    // Deposed, then elected again at once through a transfer, within what was the old lease.
+    node.step(msg.heartbeat(3, 1, 5, 1));
+    drain(node);
+    node.step(msg.timeoutNow(3, 1, 5));
+    node.step(msg.voteResp(2, 1, 6));
+    expect(node.status().role).toBe('leader');
+    drain(node);
+    node.step(msg.appendResp(2, 1, 6, 2));
+    drain(node);
+    expect(node.status().commit).toBe(2);
+    node.readIndex(9);
+    expect(drain(node).readStates).toEqual([]);
+  });
+
   it('a learner\'s acknowledgement does not count for the lease', () => {
     const node = leader({ learners: [4], config: { leaseReads: true } });
     node.tick();
@@ -239,6 +255,7 @@ describe('leadership transfer (thesis §3.10)', () => {
     node.step(msg.timeoutNow(1, 2, 1));
     expect(node.status().role).toBe('candidate');
     expect(node.status().term).toBe(2);
+    expect(node.status().leader).toBe(0);
     const votes = ofType(drain(node).messages, 'vote');
     expect(votes.map((m) => [m.to, m.term, m.lastLogIndex, m.lastLogTerm, m.transfer])).toEqual([[1, 2, 1, 1, true], [3, 2, 1, 1, true]]);
   });
@@ -362,6 +379,13 @@ describe('membership changes (thesis §4.1)', () => {
     expect(node.status().role).toBe('follower');
     expect(node.status().leader).toBe(0);
     expect(node.status().progress).toEqual([]);
+  });
+
+  it('a conf entry carries the whole membership, so a member that never saw the bootstrap learns it', () => {
+    const node = make(4, { voters: [], learners: [] });
+    const data = new Uint8Array([1, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]);
+    node.step(msg.append(1, 4, 1, 0, 0, [normal(1, 1), { index: 2, term: 1, kind: 'conf', data, change: change('addLearner', 4) }], 2));
+    expect(node.status().confState).toEqual({ voters: [1, 2, 3], learners: [4], removed: [] });
   });
 
   it('a follower applies conf entries as they commit', () => {

@@ -244,6 +244,32 @@ describe('snapshots (§7)', () => {
     expect(appendsOf(after.messages)).toEqual([[3, 4, 1, 5, 1, 4]]);
   });
 
+  it('a stale answer below the snapshot keeps the follower waiting for it', () => {
+    const node = compacted();
+    node.step(msg.heartbeatResp(3, 1, 1));
+    drain(node);
+    node.step(msg.appendResp(3, 1, 1, 2));
+    expect(node.status().progress.find((p) => p.id === 3)).toMatchObject({ state: 'snapshot', match: 2 });
+    expect(drain(node).messages).toEqual([]);
+  });
+
+  it('a follower that installed a snapshot and is elected sends that snapshot on', () => {
+    const node = make(2);
+    const snapshot: Snapshot = { meta: { index: 10, term: 1, confState: conf3 }, data: bytes('img') };
+    node.step(msg.snapshot(1, 2, 1, snapshot));
+    drain(node);
+    expect(node.status()).toMatchObject({ applied: 10, commit: 10 });
+    for (let t = 0; t < 10; t++) node.tick();
+    node.step(msg.preVoteResp(3, 2, 2));
+    node.step(msg.voteResp(3, 2, 2));
+    expect(node.status().role).toBe('leader');
+    drain(node);
+    // Follower 1 answers that it holds nothing: it needs the snapshot.
+    node.step(msg.appendResp(1, 2, 2, 10, true, 0, 0));
+    const out = drain(node);
+    expect(ofType(out.messages, 'snapshot').map((m) => [m.to, m.snapshot])).toEqual([[1, snapshot]]);
+  });
+
   it('reportSnapshot: success probes after the snapshot, failure after match; both wait for an answer', () => {
     const node = compacted();
     node.step(msg.heartbeatResp(3, 1, 1));
