@@ -163,6 +163,16 @@ describe('RaftLog.maybeAppend (Raft §5.3)', () => {
   it('asserts that the entries are numbered from prevIndex+1', () => {
     const log = logOf([1]);
     expect(() => log.maybeAppend(1, 1, [e(3, 1)])).toThrow(/has index 3, expected 2/);
+    const two = logOf([1, 1]);
+    expect(() => two.maybeAppend(1, 1, [e(2, 1), e(4, 1)])).toThrow(/entry 1 has index 4, expected 3/);
+  });
+
+  it('a truncation well above the durable mark leaves the mark alone', () => {
+    const log = logOf([1, 1, 2, 2, 2]);
+    log.stableIndex = 1;
+    log.maybeAppend(3, 2, [e(4, 3)]);
+    expect(log.stableIndex).toBe(1);
+    expect(log.unstableEntries().map((x) => x.index)).toEqual([2, 3, 4]);
   });
 
   it('skips entries covered by the snapshot', () => {
