@@ -93,12 +93,15 @@ describe('RaftLog.slice', () => {
 });
 
 describe('RaftLog.unstableEntries', () => {
-  it('returns what lies after stableIndex, and nothing when all is stable', () => {
+  it('returns what lies after the in-progress mark, and nothing once all was handed out', () => {
     const log = logOf([1, 1, 1]);
     expect(log.unstableEntries().map((x) => x.index)).toEqual([1, 2, 3]);
-    log.stableIndex = 2;
+    log.inProgressIndex = 2;
     expect(log.unstableEntries().map((x) => x.index)).toEqual([3]);
-    log.stableIndex = 3;
+    // The durable mark alone does not decide: entries being written are not handed out again.
+    log.stableIndex = 1;
+    expect(log.unstableEntries().map((x) => x.index)).toEqual([3]);
+    log.inProgressIndex = 3;
     expect(log.unstableEntries()).toEqual([]);
   });
 
@@ -170,9 +173,21 @@ describe('RaftLog.maybeAppend (Raft §5.3)', () => {
   it('a truncation well above the durable mark leaves the mark alone', () => {
     const log = logOf([1, 1, 2, 2, 2]);
     log.stableIndex = 1;
+    log.inProgressIndex = 1;
     log.maybeAppend(3, 2, [e(4, 3)]);
     expect(log.stableIndex).toBe(1);
+    expect(log.inProgressIndex).toBe(1);
     expect(log.unstableEntries().map((x) => x.index)).toEqual([2, 3, 4]);
+  });
+
+  it('a truncation below the in-progress mark lowers it (and the durable mark) to just before it', () => {
+    const log = logOf([1, 1, 2, 2, 2]);
+    log.stableIndex = 4;
+    log.inProgressIndex = 5;
+    log.maybeAppend(2, 1, [e(3, 3)]);
+    expect(log.stableIndex).toBe(2);
+    expect(log.inProgressIndex).toBe(2);
+    expect(log.unstableEntries().map((x) => [x.index, x.term])).toEqual([[3, 3]]);
   });
 
   it('skips entries covered by the snapshot', () => {
@@ -292,6 +307,7 @@ describe('RaftLog marks', () => {
   it('assertCoherent checks each invariant', () => {
     const log = logOf([1, 1]);
     log.stableIndex = 2;
+    log.inProgressIndex = 2;
     log.assertCoherent();
     log.commitTo(2);
     log.applied = 2;
@@ -300,8 +316,11 @@ describe('RaftLog marks', () => {
     expect(() => log.assertCoherent()).toThrow(/applied 3 > committed 2/);
     log.applied = 2;
     log.stableIndex = 3;
-    expect(() => log.assertCoherent()).toThrow(/stable 3 > last index 2/);
+    expect(() => log.assertCoherent()).toThrow(/stable 3 > in progress 2/);
+    log.inProgressIndex = 3;
+    expect(() => log.assertCoherent()).toThrow(/in progress 3 > last index 2/);
     log.stableIndex = 2;
+    log.inProgressIndex = 2;
     log.committed = 3;
     log.applied = 1;
     expect(() => log.assertCoherent()).toThrow(/committed 3 > last index 2/);
