@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { CommandSpec } from '../commands/types.js';
 import {
   NONE, Raft, SeededPrng, defaultRaftConfig, type ConfChange, type ConfState, type Entry, type Message, type NodeId,
-  type HardState, type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
+  type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
 } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
 import { encodeExpiryEntry, encodeTransactionEntry, encodeWriteEntry, StateMachine } from '../state/index.js';
@@ -30,6 +30,7 @@ import {
   decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
 import { keySlot } from './slots.js';
+import { emptyWriteBatch, entriesAbove, mergeIntoBatch, type WriteBatch } from './write-batch.js';
 
 export type FollowerMode = 'proxy' | 'redirect';
 
@@ -217,7 +218,7 @@ export class RaftNode implements Executor {
   private tickTimer: NodeJS.Timeout | undefined;
   private snapshotting = false;
   /** The next asynchronous write, gathering the Readys that come while one is under way. */
-  private writeQueued: { hardState: HardState | undefined; entries: Entry[]; persistMessages: Message[] } | undefined;
+  private writeQueued: WriteBatch | undefined;
   private writing = false;
   private writeFailed = false;
   private writeWaiters: (() => void)[] = [];
@@ -402,19 +403,8 @@ export class RaftNode implements Executor {
       this.sendAll(ready.persistMessages);
       return;
     }
-    let batch = this.writeQueued;
-    if (batch === undefined) {
-      batch = { hardState: undefined, entries: [], persistMessages: [] };
-      this.writeQueued = batch;
-    }
-    if (ready.hardState) batch.hardState = ready.hardState;
-    const first = ready.entries[0];
-    if (first !== undefined) {
-      const keep = batch.entries.findIndex((entry) => entry.index >= first.index);
-      if (keep >= 0) batch.entries.length = keep;
-      for (const entry of ready.entries) batch.entries.push(entry);
-    }
-    for (const message of ready.persistMessages) batch.persistMessages.push(message);
+    this.writeQueued ??= emptyWriteBatch();
+    mergeIntoBatch(this.writeQueued, ready);
     if (!this.writing) void this.runWrites();
   }
 
@@ -426,9 +416,7 @@ export class RaftNode implements Executor {
         this.writeQueued = undefined;
         // Entries a snapshot has covered since they were queued are on disk already (their
         // durable copy let the snapshot be taken) and below the log's new start: skip them.
-        const floor = this.compactedThrough;
-        const entries = batch.entries.length > 0 && (batch.entries[0] as Entry).index <= floor
-          ? batch.entries.filter((entry) => entry.index > floor) : batch.entries;
+        const entries = entriesAbove(batch, this.compactedThrough);
         await this.persist({ hardState: batch.hardState, entries, snapshot: undefined });
         if (this.closed) return;
         this.sendAll(batch.persistMessages);
