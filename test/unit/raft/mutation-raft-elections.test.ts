@@ -232,7 +232,6 @@ describe('granting votes (Raft §5.2, §5.4.1)', () => {
     // A PreVote for the current term from another candidate is refused (we voted for 3).
     node.step(msg.preVote(1, 2, 3, 0, 0));
     expect(drain(node).persisted).toEqual([msg.preVoteResp(2, 1, 3, true)]);
-    // A granted PreVote does not restart the timer.
   });
 
   it('a granted PreVote does not reset the election timer', () => {

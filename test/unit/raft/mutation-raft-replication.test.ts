@@ -138,7 +138,7 @@ describe('leader: answers to appends', () => {
     expect(node.status().progress.find((p) => p.id === 2)).toMatchObject({ state: 'probe', next: 2, match: 1 });
   });
 
-  it('an empty probe answers the leader only when asked to send even if empty', () => {
+  it('a heartbeat answer from an up-to-date follower sends nothing', () => {
     const node = leader();
     // Everyone is up to date: a heartbeat answer sends nothing.
     node.step(msg.heartbeatResp(2, 1, 1));
