@@ -119,3 +119,100 @@ describe('asynchronous storage writes', () => {
     expect(() => f.advance(false)).toThrow(/snapshot/);
   });
 });
+
+describe('asynchronous storage writes: the guards (survivors of a mutation run on the new code)', () => {
+  it('marks a new term with the same vote, and a new vote in the same term, synchronous', () => {
+    const net = new Net([1, 2, 3]);
+    const raft = net.node(2);
+    // Term 1 learned from a stray vote answer: the vote stays 0, and no leader is known.
+    raft.step({ type: 'voteResp', group: 1, from: 3, to: 2, term: 1, reject: true });
+    const first = raft.ready();
+    expect(first.hardState).toMatchObject({ term: 1, vote: 0 });
+    expect(first.synchronous).toBe(true);
+    raft.advance();
+    // A new vote in the same term.
+    raft.step({ type: 'vote', group: 1, from: 3, to: 2, term: 1, lastLogIndex: 5, lastLogTerm: 1, transfer: false });
+    const vote = raft.ready();
+    expect(vote.hardState).toMatchObject({ term: 1, vote: 3 });
+    expect(vote.synchronous).toBe(true);
+    raft.advance();
+    // Only the commit index moving is not synchronous; a new term with vote 0 again is.
+    raft.step({ type: 'heartbeat', group: 1, from: 1, to: 2, term: 2, commit: 0, readRound: 0 });
+    const second = raft.ready();
+    expect(second.hardState).toMatchObject({ term: 2, vote: 0 });
+    expect(second.synchronous).toBe(true);
+    raft.advance();
+  });
+
+  it('ignores persisted() for entries not yet handed out, and never moves the durable mark back', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const raft = net.node(leader);
+    const term = raft.status().term;
+    const base = raft.status().lastIndex;
+    const selfMatch = (): number | undefined => raft.status().progress.find((p) => p.id === leader)?.match;
+    raft.propose(bytes('a'));
+    // Not handed out in a Ready yet: a completion for it cannot be real.
+    raft.persisted(base + 1, term);
+    expect(selfMatch()).toBe(base);
+    const one = raft.ready();
+    raft.advance(false);
+    raft.propose(bytes('b'));
+    const two = raft.ready();
+    raft.advance(false);
+    raft.persisted(base + 2, term);
+    expect(selfMatch()).toBe(base + 2);
+    // A late completion of the first write must not lower the durable mark: once the followers
+    // have both entries, both are handed out to apply.
+    raft.persisted(base + 1, term);
+    for (const m of [...one.messages, ...two.messages]) if (m.type === 'append') net.node(m.to).step(m);
+    for (const id of [1, 2, 3].filter((n) => n !== leader)) {
+      const frd = net.node(id).ready();
+      for (const ack of frd.persistMessages) if (ack.type === 'appendResp') raft.step(ack);
+      net.node(id).advance();
+    }
+    expect(raft.status().commit).toBe(base + 2);
+    const rd = raft.ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([base + 1, base + 2]);
+    raft.advance(false);
+  });
+
+  it('lowers the in-progress mark to a snapshot that replaces a log handed out beyond it', () => {
+    const net = new Net([1, 2, 3]);
+    const raft = net.node(2);
+    raft.step({ type: 'append', group: 1, from: 1, to: 2, term: 1, prevIndex: 0, prevTerm: 0, commit: 0,
+      entries: [1, 2, 3, 4, 5].map((index) => ({ index, term: 1, kind: 'normal' as const, data: bytes(`e${index}`) })) });
+    const appended = raft.ready();
+    raft.advance();
+    expect(appended.entries).toHaveLength(5);
+    // A snapshot at 3 from a leader of term 2, whose log differs after it.
+    const conf = raft.status().confState;
+    raft.step({ type: 'snapshot', group: 1, from: 3, to: 2, term: 2, snapshot: { meta: { index: 3, term: 2, confState: conf }, data: bytes('image') } });
+    const rd = raft.ready();
+    expect(rd.snapshot?.meta.index).toBe(3);
+    raft.advance();
+    expect(raft.status().lastIndex).toBe(3);
+  });
+});
+
+describe('reportLogLost', () => {
+  it('probes the peer at once from the end of the log, and is ignored for the leader itself', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(3);
+    const raft = net.node(leader);
+    const peer = [1, 2, 3].find((id) => id !== leader)!;
+    const last = raft.status().lastIndex;
+    const progress = (id: number) => raft.status().progress.find((p) => p.id === id);
+    expect(progress(peer)?.match).toBe(last);
+    raft.reportLogLost(leader);
+    expect(progress(leader)?.match).toBe(last);
+    raft.reportLogLost(peer);
+    expect(progress(peer)?.match).toBe(0);
+    const rd = raft.ready();
+    const probe = rd.messages.find((m) => m.type === 'append' && m.to === peer);
+    expect(probe).toMatchObject({ prevIndex: last });
+    raft.advance();
+  });
+});
