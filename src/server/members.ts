@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeId } from '../raft/index.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export interface MemberAddress {
   readonly host: string;
@@ -108,16 +109,8 @@ export class KnownPeersFile {
       for (let body = this.pending; body !== undefined; body = this.pending) {
         this.pending = undefined;
         const file = path.join(this.dataDir, KNOWN_PEERS_FILE);
-        const temporary = `${file}.tmp`;
         try {
-          const handle = await fs.open(temporary, 'w');
-          try {
-            await handle.writeFile(body);
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
-          await fs.rename(temporary, file);
+          await writeFileAtomic(file, body, false);
           this.written = body;
         } catch (error) {
           this.log.warn({ err: error, file }, 'could not save the known peer addresses');

@@ -25,7 +25,7 @@ import { SeededPrng } from '../../src/raft/prng.js';
 import { TestCluster, waitFor } from './helpers/cluster.js';
 
 const SEED = process.env.RAFTIS_CRASH_SEED !== undefined ? Number(process.env.RAFTIS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
-const NEMESIS_MS = Number(process.env.RAFTIS_CRASH_MS ?? 35_000);
+const NEMESIS_MS_SYNC = Number(process.env.RAFTIS_CRASH_MS ?? 35_000);
 const WRITERS = 6;
 const SNAPSHOT_ENTRIES = 200;
 const IDS = [1, 2, 3];
@@ -98,9 +98,10 @@ function pause(ms: number): Promise<void> {
  * slow machine from spending the whole run without a majority); then a random pause picks the
  * moment. The pauses are those random moments, never waits for a condition.
  */
-async function runNemesis(live: TestCluster, prng: SeededPrng, deadline: number, acknowledgedCount: () => number,
+async function runNemesis(live: TestCluster, prng: SeededPrng, durationMs: number, acknowledgedCount: () => number,
   events: string[]): Promise<void> {
-  const at = (): string => `${((Date.now() - (deadline - NEMESIS_MS)) / 1000).toFixed(1)}s`;
+  const deadline = Date.now() + durationMs;
+  const at = (): string => `${((Date.now() - (deadline - durationMs)) / 1000).toFixed(1)}s`;
   const restarting = new Map<number, Promise<void>>();
   const restartLater = (id: number, downMs: number): void => {
     restarting.set(id, (async () => {
@@ -170,10 +171,14 @@ async function localKeys(live: TestCluster, id: number): Promise<string[]> {
   return [...keys];
 }
 
-it(`loses no acknowledged write across random SIGKILLs (seed=${SEED})`, async () => {
-  console.log(`crash test seed=${SEED} (replay with RAFTIS_CRASH_SEED=${SEED})`);
+// Once with the default synchronous log writes, once with --async-writes (the nemesis shorter).
+for (const mode of ['sync', 'async'] as const) {
+const NEMESIS_MS = mode === 'sync' ? NEMESIS_MS_SYNC : Math.round(NEMESIS_MS_SYNC / 2);
+it(`loses no acknowledged write across random SIGKILLs, ${mode} log writes (seed=${SEED})`, async () => {
+  console.log(`crash test (${mode} writes) seed=${SEED} (replay with RAFTIS_CRASH_SEED=${SEED})`);
   const started = Date.now();
-  const live = await TestCluster.start({ nodes: 3, extraArgs: ['--snapshot-entries', String(SNAPSHOT_ENTRIES)] });
+  const extraArgs = ['--snapshot-entries', String(SNAPSHOT_ENTRIES), ...(mode === 'async' ? ['--async-writes'] : [])];
+  const live = await TestCluster.start({ nodes: 3, extraArgs });
   cluster = live;
   const events: string[] = [];
   try {
@@ -191,7 +196,7 @@ it(`loses no acknowledged write across random SIGKILLs (seed=${SEED})`, async ()
     }
     try {
       const acknowledgedCount = (): number => writers.reduce((sum, writer) => sum + writer.acknowledged.size, 0);
-      await runNemesis(live, prng, Date.now() + NEMESIS_MS, acknowledgedCount, events);
+      await runNemesis(live, prng, NEMESIS_MS, acknowledgedCount, events);
     } finally {
       stop.stopped = true;
       await Promise.all(writing);
@@ -241,6 +246,10 @@ it(`loses no acknowledged write across random SIGKILLs (seed=${SEED})`, async ()
     }
   } catch (error) {
     const dir = keepLogs(live);
-    throw new Error(`crash test failed with seed=${SEED}; node logs in ${dir}; nemesis:\n${events.join('\n')}\n${String(error)}`, { cause: error });
+    throw new Error(`crash test (${mode} writes) failed with seed=${SEED}; node logs in ${dir}; nemesis:\n${events.join('\n')}\n${String(error)}`, { cause: error });
+  } finally {
+    await live.close();
+    cluster = undefined;
   }
 }, NEMESIS_MS + 85_000);
+}

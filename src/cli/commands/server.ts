@@ -27,6 +27,7 @@ export function serverOptions(yargs: Argv): Argv<ServerArgs> {
     .option('repair-wal', { type: 'boolean', default: false, describe: 'truncate a corrupted WAL at the first bad record (logged) and catch up from the leader' })
     .option('snapshot-entries', { type: 'number', default: 100_000, describe: 'snapshot and compact the log once this many entries follow the last snapshot' })
     .option('snapshot-log-bytes', { type: 'number', default: 64 * 1024 * 1024, describe: 'or once the entries logged since the last snapshot take this many bytes and at least as many as that snapshot' })
+    .option('async-writes', { type: 'boolean', default: false, describe: 'write the log in the background while the loop goes on (etcd\'s asynchronous storage writes); experimental: no faster on the reference machine' })
     .option('snapshots-retained', { type: 'number', default: 2, describe: 'snapshot files kept on disk' })
     .option('follower-mode', { choices: ['proxy', 'redirect'] as const, default: 'proxy' as const, describe: 'followers forward commands to the leader, or answer -MOVED' })
     .option('read-mode', { choices: ['linearizable', 'lease'] as const, default: 'linearizable' as const, describe: 'linearizable: a heartbeat round confirms leadership for each batch of reads; lease: the leader serves reads alone while its lease holds, assuming node clocks (tick rates) drift by less than one tick per election timeout' })
@@ -57,6 +58,7 @@ export interface ServerArgs {
   'repair-wal': boolean;
   'snapshot-entries': number;
   'snapshot-log-bytes': number;
+  'async-writes': boolean;
   'snapshots-retained': number;
   'follower-mode': 'proxy' | 'redirect';
   'read-mode': 'linearizable' | 'lease';
@@ -104,6 +106,7 @@ export async function runServer(args: ServerArgs): Promise<void> {
     repairWal: args['repair-wal'],
     snapshotEntries: args['snapshot-entries'],
     snapshotLogBytes: args['snapshot-log-bytes'],
+    asyncWrites: args['async-writes'],
     snapshotsRetained: args['snapshots-retained'],
     followerMode: args['follower-mode'],
     readMode: args['read-mode'],
