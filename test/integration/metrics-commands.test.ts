@@ -4,24 +4,14 @@
 // (the leader, and a follower that forwards to it). Every wait is a poll with a deadline.
 
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from './helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers/cluster.js';
 
-let cluster: TestCluster;
-let leaderId: number;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start({ nodes: 3 });
-  leaderId = await cluster.waitForLeader();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-});
+const shared = useCluster({ nodes: 3 });
 
 /** Every sample of the exposition: `name{labels}` to value. */
 async function scrape(id: number): Promise<Map<string, number>> {
-  const node = cluster.node(id);
+  const node = shared.cluster.node(id);
   const response = await fetch(`http://${node.host}:${node.httpPort}/metrics`);
   expect(response.status).toBe(200);
   const samples = new Map<string, number>();
@@ -55,10 +45,10 @@ async function exercise(client: Redis, tag: string): Promise<void> {
 describe('GET /metrics command counts and latencies', () => {
   for (const where of ['leader', 'follower'] as const) {
     it(`count every command sent to the ${where} by name, its errors, and time it in the histogram`, async () => {
-      const id = where === 'leader' ? leaderId : [1, 2, 3].find((other) => other !== leaderId)!;
+      const id = where === 'leader' ? shared.leader : [1, 2, 3].find((other) => other !== shared.leader)!;
       // Connected first: ioredis sends commands of its own when it connects (CLIENT SETINFO, which
       // Redis 7.0 and raftis do not know, so they count as unknown).
-      const client = cluster.client(id);
+      const client = shared.cluster.client(id);
       expect(await client.ping()).toBe('PONG');
       const before = await scrape(id);
       await exercise(client, where);

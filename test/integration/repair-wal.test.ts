@@ -7,23 +7,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from './helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from './helpers/cluster.js';
 
-let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start({ nodes: 3 });
-  await cluster.waitForLeader();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-});
+const shared = useCluster({ nodes: 3 });
 
 /** Flips one byte inside `marker` in whichever WAL segment of node `id` holds it. */
 function corrupt(id: number, marker: string): string {
-  const dir = path.join(cluster.node(id).dataDir, 'wal');
+  const dir = path.join(shared.cluster.node(id).dataDir, 'wal');
   for (const name of fs.readdirSync(dir).filter((file) => file.endsWith('.wal'))) {
     const file = path.join(dir, name);
     const bytes = fs.readFileSync(file);
@@ -41,34 +32,34 @@ function corrupt(id: number, marker: string): string {
 
 describe('--repair-wal on a follower', () => {
   it('cuts its log at the corrupt record, and it catches up from the same leader', async () => {
-    const leader = await cluster.waitForLeader();
+    const leader = await shared.cluster.waitForLeader();
     const follower = [1, 2, 3].find((id) => id !== leader)!;
-    const writer = cluster.client(leader);
+    const writer = shared.cluster.client(leader);
     // One write at a time, so each is its own WAL batch on the follower.
     for (let at = 0; at < 200; at++) expect(await writer.set(`k${at}`, at === 100 ? 'MARKER-in-the-middle' : `v${at}`)).toBe('OK');
-    await cluster.waitForConvergence([1, 2, 3]);
-    const termBefore = (await cluster.infoRaft(leader)).raft_current_term;
+    await shared.cluster.waitForConvergence([1, 2, 3]);
+    const termBefore = (await shared.cluster.infoRaft(leader)).raft_current_term;
 
-    expect(await cluster.kill(follower, 'SIGTERM')).toBe(0);
+    expect(await shared.cluster.kill(follower, 'SIGTERM')).toBe(0);
     corrupt(follower, 'MARKER-in-the-middle');
 
     // Without --repair-wal it refuses to start.
-    await cluster.spawn(follower, [], false);
-    expect(await cluster.node(follower).exited).toBe(1);
-    expect(cluster.logs(follower)).toMatch(/storage corruption in .*\.wal at byte \d+: checksum mismatch/);
+    await shared.cluster.spawn(follower, [], false);
+    expect(await shared.cluster.node(follower).exited).toBe(1);
+    expect(shared.cluster.logs(follower)).toMatch(/storage corruption in .*\.wal at byte \d+: checksum mismatch/);
 
-    await cluster.spawn(follower, ['--repair-wal']);
-    expect(cluster.logs(follower)).toMatch(/repair: cutting the WAL at the first bad record/);
-    const repaired = await cluster.infoRaft(follower);
+    await shared.cluster.spawn(follower, ['--repair-wal']);
+    expect(shared.cluster.logs(follower)).toMatch(/repair: cutting the WAL at the first bad record/);
+    const repaired = await shared.cluster.infoRaft(follower);
     expect(Number(repaired.raft_current_index)).toBeLessThan(105);
 
     for (let at = 200; at < 250; at++) expect(await writer.set(`k${at}`, `v${at}`)).toBe('OK');
-    const digest = await cluster.waitForConvergence([leader, follower], 20_000);
+    const digest = await shared.cluster.waitForConvergence([leader, follower], 20_000);
     expect(Number(digest.split(':')[0])).toBeGreaterThan(250);
     // The same leader, in the same term, all along: no election helped.
-    const after = await cluster.infoRaft(leader);
+    const after = await shared.cluster.infoRaft(leader);
     expect(after.raft_role).toBe('leader');
     expect(after.raft_current_term).toBe(termBefore);
-    expect(cluster.logs(leader)).toMatch(/peer says its log lost entries it had acknowledged/);
+    expect(shared.cluster.logs(leader)).toMatch(/peer says its log lost entries it had acknowledged/);
   });
 });

@@ -4,24 +4,15 @@
 // ("ERR Background save already in progress") instead of claiming there was nothing new.
 // Every wait is a poll with a deadline.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseInfo, TestCluster, waitFor } from './helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { parseInfo, useCluster, waitFor } from './helpers/cluster.js';
 
-let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start({ nodes: 1 });
-  await cluster.waitForLeader();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-});
+const shared = useCluster({ nodes: 1 });
 
 describe('RAFT.SNAPSHOT', () => {
   it('says a snapshot is already in progress while one is being written, then snapshots again once it is done', async () => {
-    const first = cluster.client(1);
-    const second = cluster.client(1);
+    const first = shared.cluster.client(1);
+    const second = shared.cluster.client(1);
     // About 40 MB of values, so that writing the snapshot takes long enough to be seen under way.
     const value = 'v'.repeat(1000);
     for (let batch = 0; batch < 20; batch++) {
@@ -52,7 +43,7 @@ describe('RAFT.SNAPSHOT', () => {
   });
 
   it('taken right after a write, includes that write under the right index, and the node restarts from it', async () => {
-    const client = cluster.client(1);
+    const client = shared.cluster.client(1);
     // Pipelined: RAFT.SNAPSHOT runs the moment INCR's reply is ready, which is while the node's
     // driver is still writing that cycle's log entries to disk.
     for (let round = 0; round < 3; round++) {
@@ -64,10 +55,10 @@ describe('RAFT.SNAPSHOT', () => {
       expect(Number(/^snapshot at index (\d+),/.exec(snapshot)?.[1])).toBeGreaterThanOrEqual(applied);
     }
     const digest = String(await client.call('RAFT.DIGEST'));
-    expect(await cluster.kill(1, 'SIGTERM')).toBe(0);
-    await cluster.restart(1);
-    await cluster.waitForLeader();
-    expect(String(await cluster.client(1).call('RAFT.DIGEST'))).toBe(digest);
-    expect(await cluster.client(1).get('pipelined:counter')).toBe('3');
+    expect(await shared.cluster.kill(1, 'SIGTERM')).toBe(0);
+    await shared.cluster.restart(1);
+    await shared.cluster.waitForLeader();
+    expect(String(await shared.cluster.client(1).call('RAFT.DIGEST'))).toBe(digest);
+    expect(await shared.cluster.client(1).get('pipelined:counter')).toBe('3');
   });
 });

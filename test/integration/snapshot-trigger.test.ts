@@ -4,30 +4,23 @@
 // --snapshot-log-bytes and at least as many bytes as that snapshot. Writes are large (8 KiB)
 // and counted, so where each threshold falls is known; INFO raft's raft_snapshot_last_idx shows
 // when a node snapshotted.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { TestCluster, waitFor } from './helpers/cluster.js';
+import { useCluster, waitFor } from './helpers/cluster.js';
 
 const VALUE = 'v'.repeat(8192);
 const LOG_BYTES = 200_000;
 const IDS = [1, 2, 3];
 
-let cluster: TestCluster;
+const shared = useCluster({ nodes: 3, extraArgs: ['--snapshot-entries', '1000000', '--snapshot-log-bytes', String(LOG_BYTES)] });
 let client: Redis;
 
-beforeAll(async () => {
-  cluster = await TestCluster.start({ nodes: 3, extraArgs: ['--snapshot-entries', '1000000', '--snapshot-log-bytes', String(LOG_BYTES)] });
-  const leader = await cluster.waitForLeader();
-  client = cluster.client(leader);
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await cluster?.close();
+beforeAll(() => {
+  client = shared.cluster.client(shared.leader);
 });
 
 async function snapshotIndex(id: number): Promise<number> {
-  return Number((await cluster.infoRaft(id)).raft_snapshot_last_idx);
+  return Number((await shared.cluster.infoRaft(id)).raft_snapshot_last_idx);
 }
 
 async function writeKeys(count: number, round: number): Promise<void> {
@@ -39,7 +32,7 @@ describe('snapshots by log size', () => {
     await writeKeys(20, 0); // about 165 KB logged: below the size
     // Every node has applied these writes (the leader acknowledged them; wait for the others)
     // and checks the rules after each batch, so none may have snapshotted.
-    await cluster.waitForConvergence(IDS);
+    await shared.cluster.waitForConvergence(IDS);
     for (const id of IDS) expect(await snapshotIndex(id)).toBe(0);
     await writeKeys(10, 1); // about 247 KB: past it (the snapshot comes at about 200 KB, with the 20 keys)
     for (const id of IDS) await waitFor(`node ${id} to snapshot`, async () => (await snapshotIndex(id)) > 0);
@@ -51,13 +44,13 @@ describe('snapshots by log size', () => {
     expect(await client.set('ballast', 'b'.repeat(1 << 20))).toBe('OK');
     for (const [k, id] of IDS.entries()) {
       await waitFor(`node ${id} to snapshot the ballast`, async () => {
-        const info = await cluster.infoRaft(id);
+        const info = await shared.cluster.infoRaft(id);
         return Number(info.raft_snapshot_last_idx) > (before[k] as number) && Number(info.raft_snapshot_size) > (1 << 20);
       });
     }
     const withBallast = await Promise.all(IDS.map(snapshotIndex));
     await writeKeys(60, 2); // about 500 KB logged since: past the size, short of the snapshot
-    await cluster.waitForConvergence(IDS);
+    await shared.cluster.waitForConvergence(IDS);
     expect(await Promise.all(IDS.map(snapshotIndex))).toEqual(withBallast);
     await writeKeys(100, 3); // about 1.3 MB: past both
     for (const [k, id] of IDS.entries()) {

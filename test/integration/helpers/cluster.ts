@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -209,4 +210,33 @@ export class TestCluster {
     await Promise.all([...this.nodes.keys()].map((id) => this.kill(id).catch(() => undefined)));
     if (!process.env.RAFTIS_KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A cluster shared by one test file's tests, and the leader it elected first. */
+export interface SharedCluster {
+  readonly cluster: TestCluster;
+  readonly leader: number;
+}
+
+/** Starts a cluster before the file's tests (waiting for a leader) and closes it after them. */
+export function useCluster(options: ClusterOptions): SharedCluster {
+  let cluster: TestCluster | undefined;
+  let leader: number | undefined;
+  beforeAll(async () => {
+    cluster = await TestCluster.start(options);
+    leader = await cluster.waitForLeader();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+  return {
+    get cluster(): TestCluster {
+      if (!cluster) throw new Error('the shared cluster is not started yet (use it inside tests)');
+      return cluster;
+    },
+    get leader(): number {
+      if (leader === undefined) throw new Error('the shared cluster has no leader yet (use it inside tests)');
+      return leader;
+    },
+  };
 }
