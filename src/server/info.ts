@@ -6,9 +6,9 @@
 // `all` adds the ones Redis leaves out of the default, and `everything` adds module sections, which
 // is where `raft` belongs (RedisRaft is a module); naming a section picks it alone. Sections are
 // always written in Redis's fixed order, whatever order they were asked in, and an unknown name
-// adds nothing. raftis keeps no per-command statistics, so it has no `commandstats`,
-// `errorstats` or `latencystats` sections (asking for them yields nothing, as for any unknown
-// section) rather than empty ones that would claim zero calls.
+// adds nothing. raftis has no `commandstats`, `errorstats` or `latencystats` sections (asking
+// for them yields nothing, as for any unknown section): its per-command counts and latencies are
+// on GET /metrics (command-stats.ts, metrics.ts), in Prometheus form.
 //
 // Redis answers INFO with verbatim text: a bulk string in RESP2, `=txt:` in RESP3.
 

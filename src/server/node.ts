@@ -1,8 +1,10 @@
 // The raftis node: the driver that owns every timer, socket and file around the pure Raft core.
 //
 // The driver loop follows the core's Ready contract (src/raft/types.ts, docs/raft.md):
-//   ready() → send messages → persist (one fsync) → send persistMessages → install snapshot →
-//   apply committed entries → serve reads → advance().
+//   ready() → send messages → apply committed entries and serve reads while this Ready is
+//   persisted (one fsync) → send persistMessages → advance(). A Ready with a snapshot is
+//   persisted and installed before anything is applied; with --async-writes the write goes to a
+//   background writer and advance(false) follows at once (see cycle()).
 // Everything that wants the core (a peer message, a tick, a client proposal) while a cycle is
 // persisting waits in a queue and runs right after advance(); that waiting is what batches many
 // proposals into one log append and one fsync (group commit). Cycles are started with
