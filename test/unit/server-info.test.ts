@@ -4,9 +4,11 @@
 // (CLUSTER SLOTS / SHARDS / NODES / INFO / MYID / KEYSLOT in the shapes Redis sends, checked
 // down to the encoded bytes, with and without a leader), CONFIG GET/SET/RESETSTAT with Redis's
 // exact error messages, and the admin HTTP port (/health, /metrics, /api/stats, routing errors,
-// extra routes) over a real loopback socket. The node is a fake that holds a RaftStatus and the
+// extra routes) over a real loopback socket. Last, that docs/operations.md explains every INFO raft
+// field and every metric these produce, so a new field or metric cannot go undocumented. The node is a fake that holds a RaftStatus and the
 // stats the real RaftNode exposes, cast through `unknown`; each test sets the state it needs.
 
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfState, NodeId, ProgressStatus, RaftStatus } from '../../src/raft/types.js';
 import { encodeReply } from '../../src/resp/encoder.js';
@@ -18,6 +20,7 @@ import { configCommand, parseMemory } from '../../src/server/config-command.js';
 import type { ClientView } from '../../src/server/executor.js';
 import { bytesToHuman, formatInfo, infoReply, selectSections } from '../../src/server/info.js';
 import type { MemberAddress } from '../../src/server/members.js';
+import { createNodeMetrics } from '../../src/server/metrics.js';
 import type { RaftNode } from '../../src/server/node.js';
 import type { PeerStats } from '../../src/transport/transport.js';
 
@@ -524,5 +527,44 @@ describe('admin HTTP', () => {
     const huge = await get('/api/echo', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
     expect(huge.status).toBe(413);
     expect(JSON.parse(huge.body)).toEqual({ error: 'request body over 1048576 bytes' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// docs/operations.md
+
+describe('docs/operations.md', () => {
+  const operations = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+
+  /** The page's text from the heading `from` up to the heading `to`. */
+  function section(from: string, to: string): string {
+    const start = operations.indexOf(from);
+    const end = operations.indexOf(to, start + 1);
+    expect(start, `heading ${from}`).toBeGreaterThanOrEqual(0);
+    expect(end, `heading ${to} after ${from}`).toBeGreaterThan(start);
+    return operations.slice(start, end);
+  }
+
+  it('explains every INFO raft field (the raft section of a leader with a failed disk, which has them all)', () => {
+    const table = section('### `INFO raft`', '### HTTP');
+    const info = infoText(fakeNode(threeNodes(1, { diskFailure: 'EIO: i/o error' })), 'raft');
+    // raft_node1, raft_node2, ... are documented once, as raft_nodeN.
+    const names = [...new Set([...fieldsOf(info).keys()].map((name) => name.replace(/^raft_node\d+$/, 'raft_nodeN')))];
+    expect(names).toContain('raft_disk_failure');
+    expect(names).toContain('raft_nodeN');
+    expect(names.filter((name) => !table.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('explains every metric GET /metrics exposes, apart from prom-client\'s process_* and nodejs_*', async () => {
+    const table = section('### HTTP', '### What to alert on');
+    expect(table).toContain('`process_*`, `nodejs_*`');
+    const metrics = createNodeMetrics(fakeNode(threeNodes(1)), { commandStats: new ClientRegistry().commandStats });
+    const names = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    const own = names.filter((name) => !name.startsWith('process_') && !name.startsWith('nodejs_'));
+    expect(own).toContain('raftis_commands_total');
+    expect(own).toContain('raftis_command_duration_seconds');
+    expect(own.length).toBeGreaterThan(30);
+    // Each is written in backquotes, alone or with its labels: `raftis_keys` or `raftis_raft_role{role}`.
+    expect(own.filter((name) => !new RegExp(`\`${name}[\`{]`).test(table))).toEqual([]);
   });
 });
