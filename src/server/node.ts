@@ -157,6 +157,7 @@ interface PendingRead {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_ARGS: readonly Buffer[] = [];
 
 function errorReply(message: string): Reply {
   return { kind: 'error', value: message };
@@ -684,9 +685,22 @@ export class RaftNode implements Executor {
 
   write(db: number, argv: readonly Buffer[], completion: Completion): void {
     if (this.refuseWriteOnDiskFailure(completion)) return;
-    this.route(db, [argv], completion, () => {
-      this.propose(encodeWriteEntry({ timeMs: this.nowMs(), db, argv }), completion);
-    });
+    if (this.canRunNow()) {
+      // The common case on a leader between cycles: no closure, no queue.
+      this.proposeWrite(db, argv, completion);
+      this.schedule();
+      return;
+    }
+    this.route(db, [argv], completion, () => this.proposeWrite(db, argv, completion));
+  }
+
+  private proposeWrite(db: number, argv: readonly Buffer[], completion: Completion): void {
+    this.propose(encodeWriteEntry({ timeMs: this.nowMs(), db, argv }), completion);
+  }
+
+  /** Whether a command may go to the core at once: a leader that is between cycles. */
+  private canRunNow(): boolean {
+    return !this.busy && !this.closed && this.raft.currentRole === 'leader';
   }
 
   transaction(db: number, commands: readonly (readonly Buffer[])[], watches: readonly Watch[], completion: Completion): void {
@@ -713,30 +727,42 @@ export class RaftNode implements Executor {
       completion.complete(errorReply(`TRYAGAIN this node's disk failed (${this.diskFailure}); reads resume once it accepts writes again`));
       return;
     }
-    this.route(db, [argv], completion, () => {
-      this.stats.reads++;
-      const read: PendingRead = {
-        id: ++this.readIds,
-        db,
-        argv: argv.map((arg) => Buffer.from(arg)),
-        completion,
-        // Not the ReadIndex's index: before this leader's no-op commits, that is the previous
-        // term's commit index, and state there can miss writes the old leader acknowledged.
-        // Everything in our log was appended before the read arrived and commits before the
-        // read is confirmed (else it is dropped), so the last index is a safe and sufficient
-        // target; it is at least the commit index a ReadIndex made now would record.
-        target: Math.max(this.lastProposedIndex, this.raft.lastIndex),
-        deadline: Date.now() + this.options.commandTimeoutMs,
-        reply: undefined,
-        confirmed: false,
-        done: false,
-      };
-      this.pendingReads.set(read.id, read);
-      this.unevaluatedReads.push(read);
-      this.readsToConfirm.push(read);
-      if (this.readsInFlight.size < READ_INDEX_IN_FLIGHT) this.startReadIndex();
-      this.evaluateReadsThrough(this.appliedThrough);
-    });
+    if (this.canRunNow()) {
+      this.readAsLeader(db, argv, completion);
+      this.schedule();
+      return;
+    }
+    this.route(db, [argv], completion, () => this.readAsLeader(db, argv, completion));
+  }
+
+  private readAsLeader(db: number, argv: readonly Buffer[], completion: Completion): void {
+    this.stats.reads++;
+    // Not the ReadIndex's index: before this leader's no-op commits, that is the previous
+    // term's commit index, and state there can miss writes the old leader acknowledged.
+    // Everything in our log was appended before the read arrived and commits before the
+    // read is confirmed (else it is dropped), so the last index is a safe and sufficient
+    // target; it is at least the commit index a ReadIndex made now would record.
+    const target = Math.max(this.lastProposedIndex, this.raft.lastIndex);
+    // With no earlier read waiting and the state machine at the target, the read is evaluated
+    // now (what evaluateReadsThrough would do next), so its arguments need no copy: they are
+    // views into the connection's input, valid only until it parses more.
+    const evaluateNow = target <= this.appliedThrough && this.unevaluatedReads.length === 0;
+    const read: PendingRead = {
+      id: ++this.readIds,
+      db,
+      argv: evaluateNow ? NO_ARGS : argv.map((arg) => Buffer.from(arg)),
+      completion,
+      target,
+      deadline: Date.now() + this.options.commandTimeoutMs,
+      reply: evaluateNow ? this.machine.read(db, argv, Date.now()) : undefined,
+      confirmed: false,
+      done: false,
+    };
+    this.pendingReads.set(read.id, read);
+    if (!evaluateNow) this.unevaluatedReads.push(read);
+    this.readsToConfirm.push(read);
+    if (this.readsInFlight.size < READ_INDEX_IN_FLIGHT) this.startReadIndex();
+    if (!evaluateNow) this.evaluateReadsThrough(this.appliedThrough);
   }
 
   /** Asks the core to confirm leadership for every read waiting for it (never inside a Ready). */
