@@ -19,6 +19,11 @@ import type { Reply } from '../resp/reply.js';
 export interface Completion {
   /** Must be called exactly once. May be called before the executor method returns. */
   complete(reply: Reply): void;
+  /**
+   * Set by a door whose clients cannot follow a -MOVED (the HTTP API): a follower forwards the
+   * command to the leader even under --follower-mode redirect.
+   */
+  readonly forward?: boolean;
 }
 
 /**

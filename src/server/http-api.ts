@@ -8,8 +8,9 @@
 // It is a thin translation onto the Executor, the same interface RESP connections use: a set is
 // the command SET (with PX for a TTL), a get is GET as a linearizable read, a batch is one
 // MULTI/EXEC transaction (one log entry, so its keys appear together or not at all). The node
-// behind the Executor forwards a follower's commands to the leader and waits for a leader when
-// none is known, so every door has the same consistency. Keys and values are the UTF-8 bytes of
+// behind the Executor forwards a follower's commands to the leader (also under --follower-mode
+// redirect, whose -MOVED an HTTP client could not follow) and waits for a leader when none is
+// known, so every door has the same consistency. Keys and values are the UTF-8 bytes of
 // JSON strings; a stored value that is not UTF-8 (written through RESP) reads back with U+FFFD in
 // place of its invalid bytes.
 //
@@ -157,10 +158,13 @@ export function prefixPattern(prefix: Buffer): Buffer {
 
 /** The API's routes over an executor (the node), for startAdminHttp's extra routes. */
 export function httpApiRoutes(executor: Executor): Map<string, AdminRoute> {
-  const write = (argv: readonly Buffer[]): Promise<Reply> => call((complete) => executor.write(DB, argv, { complete }));
-  const read = (argv: readonly Buffer[]): Promise<Reply> => call((complete) => executor.read(DB, argv, 'linearizable', { complete }));
+  // `forward`: an HTTP client cannot follow a -MOVED, so a follower forwards to the leader
+  // whatever --follower-mode says.
+  const write = (argv: readonly Buffer[]): Promise<Reply> => call((complete) => executor.write(DB, argv, { complete, forward: true }));
+  const read = (argv: readonly Buffer[]): Promise<Reply> =>
+    call((complete) => executor.read(DB, argv, 'linearizable', { complete, forward: true }));
   const transaction = (commands: readonly (readonly Buffer[])[]): Promise<Reply> =>
-    call((complete) => executor.transaction(DB, commands, [], { complete }));
+    call((complete) => executor.transaction(DB, commands, [], { complete, forward: true }));
 
   async function set(request: AdminRequest): Promise<AdminResponse> {
     const body = parseJsonObject(request);

@@ -831,7 +831,7 @@ export class RaftNode implements Executor {
         });
         return;
       }
-      if (this.options.followerMode === 'redirect' && !alwaysForward) {
+      if (this.options.followerMode === 'redirect' && !alwaysForward && completion.forward !== true) {
         completion.complete(this.movedOrDown(commands[commands.length === 1 ? 0 : 1]?.[1]));
         return;
       }
