@@ -28,6 +28,8 @@ export interface ClusterOptions {
   readonly nodes: number;
   readonly extraArgs?: readonly string[];
   readonly tickMs?: number;
+  /** The nodes' requirepass: passed on their command lines and used by every helper client. */
+  readonly password?: string;
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
@@ -103,6 +105,7 @@ export class TestCluster {
       '--import', 'tsx', MAIN, 'server', '--id', String(id), '--host', node.host, '--port', String(node.port),
       '--peer-port', String(node.peerPort), '--http-port', String(node.httpPort), '--data-dir', node.dataDir,
       '--tick-ms', String(tickMs), '--election-ticks', '10', '--log-level', 'info', ...membership, ...(this.options.extraArgs ?? []),
+      ...(this.options.password !== undefined ? ['--requirepass', this.options.password] : []),
     ];
     const log = fs.openSync(node.logFile, 'a');
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', log, log] });
@@ -140,7 +143,7 @@ export class TestCluster {
 
   private async ping(id: number): Promise<boolean> {
     const node = this.node(id);
-    const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    const client = new Redis({ host: node.host, port: node.port, password: this.options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -155,7 +158,7 @@ export class TestCluster {
   /** A client connected to one node (closed by close()). */
   client(id: number, options: Record<string, unknown> = {}): Redis {
     const node = this.node(id);
-    const client = new Redis({ host: node.host, port: node.port, maxRetriesPerRequest: 1, ...options });
+    const client = new Redis({ host: node.host, port: node.port, password: this.options.password, maxRetriesPerRequest: 1, ...options });
     client.on('error', () => undefined);
     this.clients.push(client);
     return client;
@@ -163,7 +166,7 @@ export class TestCluster {
 
   async infoRaft(id: number): Promise<Record<string, string>> {
     const node = this.node(id);
-    const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
+    const client = new Redis({ host: node.host, port: node.port, password: this.options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
     client.on('error', () => undefined);
     try {
       await client.connect();

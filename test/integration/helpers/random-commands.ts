@@ -190,7 +190,10 @@ export class CommandGenerator {
   }
 
   private connectionCommand(): Command {
-    switch (this.prng.nextInt(12)) {
+    switch (this.prng.nextInt(15)) {
+      case 12: return ['AUTH', this.pick(['x', 'default'])];
+      case 13: return ['RESET'];
+      case 14: return ['COMMAND', this.pick(['INFO', 'DOCS', 'GETKEYS']), this.pick(['get', 'set', 'mset', 'nosuch']), this.key()];
       case 0: return this.chance(50) ? ['PING'] : ['PING', this.value()];
       case 1: return ['ECHO', this.value()];
       case 2: return ['CLIENT', 'SETNAME', this.pick(['n1', 'n2', '', 'bad name'])];
