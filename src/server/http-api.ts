@@ -14,6 +14,7 @@
 // JSON strings; a stored value that is not UTF-8 (written through RESP) reads back with U+FFFD in
 // place of its invalid bytes.
 //
+// With a password (requirepass) every request must carry it, or gets 401 (checkApiAuth).
 // Errors are JSON {"error": message}: 400 for bad input, 413 for a body over the admin port's
 // bound (admin-http.ts answers that one before any route runs), 503 when there is no leader or
 // the node cannot serve for now (CLUSTERDOWN, TRYAGAIN, MISCONF: see statusOfError), 500 for any
@@ -156,8 +157,55 @@ export function prefixPattern(prefix: Buffer): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Basic realm="raftis", charset="UTF-8"' };
+
+/**
+ * With a password (`requirepass`, read at each request so CONFIG SET takes effect at once), a
+ * request must carry it: `Authorization: Bearer <password>`, or Basic with the user `default`
+ * (or none, as `curl -u :<password>` sends) and the password, checked in constant time like AUTH.
+ * Returns the 401 to send, or undefined when the request may go on.
+ */
+export function checkApiAuth(request: AdminRequest, requirepass: string | null, authenticate: (username: Buffer, password: Buffer) => boolean): AdminResponse | undefined {
+  if (requirepass === null) return undefined;
+  const header = request.headers.authorization;
+  if (header === undefined) {
+    return { status: 401, body: { error: 'NOAUTH Authentication required: send the password as "Authorization: Bearer <password>" or Basic auth' }, headers: UNAUTHORIZED_HEADERS };
+  }
+  // The credentials are everything after the scheme: a password may contain spaces.
+  const space = header.indexOf(' ');
+  const scheme = space < 0 ? header : header.slice(0, space);
+  const credentials = space < 0 ? '' : header.slice(space + 1);
+  let username = 'default';
+  let password: string | undefined;
+  if (scheme.toLowerCase() === 'bearer') {
+    password = credentials;
+  } else if (scheme.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) {
+      username = decoded.slice(0, colon) === '' ? 'default' : decoded.slice(0, colon);
+      password = decoded.slice(colon + 1);
+    }
+  }
+  if (password === undefined) {
+    return { status: 401, body: { error: 'NOAUTH the Authorization header must be "Bearer <password>" or Basic' }, headers: UNAUTHORIZED_HEADERS };
+  }
+  if (!authenticate(Buffer.from(username, 'utf8'), Buffer.from(password, 'utf8'))) {
+    return { status: 401, body: { error: 'WRONGPASS invalid username-password pair or user is disabled.' }, headers: UNAUTHORIZED_HEADERS };
+  }
+  return undefined;
+}
+
+/** Who may use the API: the node's current password and the check AUTH uses. */
+export interface ApiAccess {
+  readonly requirepass: () => string | null;
+  readonly authenticate: (username: Buffer, password: Buffer) => boolean;
+}
+
+const OPEN_ACCESS: ApiAccess = { requirepass: () => null, authenticate: () => true };
+
 /** The API's routes over an executor (the node), for startAdminHttp's extra routes. */
-export function httpApiRoutes(executor: Executor): Map<string, AdminRoute> {
+export function httpApiRoutes(executor: Executor, access: ApiAccess = OPEN_ACCESS): Map<string, AdminRoute> {
   // `forward`: an HTTP client cannot follow a -MOVED, so a follower forwards to the leader
   // whatever --follower-mode says.
   const write = (argv: readonly Buffer[]): Promise<Reply> => call((complete) => executor.write(DB, argv, { complete, forward: true }));
@@ -263,7 +311,7 @@ export function httpApiRoutes(executor: Executor): Map<string, AdminRoute> {
   }
 
   const guard = (handler: (request: AdminRequest) => Promise<AdminResponse>): AdminRoute =>
-    (request) => handler(request).catch(failure);
+    (request) => checkApiAuth(request, access.requirepass(), access.authenticate) ?? handler(request).catch(failure);
   return new Map<string, AdminRoute>([
     ['POST /api/set', guard(set)],
     ['GET /api/get', guard(get)],

@@ -7,6 +7,7 @@ import { RaftNode, type NodeOptions } from './node.js';
 import { installServerCommands } from './server-commands.js';
 import { startAdminHttp, type AdminHttp } from './admin-http.js';
 import { httpApiRoutes } from './http-api.js';
+import { authenticate } from './connection-commands.js';
 
 export interface ServerOptions extends NodeOptions {
   /** 0 disables the HTTP admin port. */
@@ -60,7 +61,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   let admin: AdminHttp | undefined;
-  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort, httpApiRoutes(node), { commandStats: registry.commandStats });
+  if (options.httpPort > 0) admin = await startAdminHttp(node, options.host, options.httpPort, httpApiRoutes(node, {
+    requirepass: () => registry.settings.requirepass,
+    authenticate: (username, password) => authenticate(registry, username, password),
+  }), { commandStats: registry.commandStats });
 
   function shutdown(): Promise<void> {
     shuttingDown ??= (async () => {
