@@ -25,6 +25,8 @@ const F_EXAT = 1 << 7;
 const F_PXAT = 1 << 8;
 const F_IFEQ = 1 << 9;
 const F_ANY_EXPIRE = F_EX | F_PX | F_EXAT | F_PXAT;
+/** The SET options that look at the key's current value; without them SET just overwrites. */
+const F_READS_EXISTING = F_NX | F_XX | F_GET | F_KEEPTTL | F_IFEQ;
 
 interface ExtendedArgs {
   flags: number;
@@ -115,6 +117,12 @@ function setGeneric(
     expiresAtMs = ms;
   }
   const name = keyOf(key);
+  if ((flags & F_READS_EXISTING) === 0) {
+    // A plain SET: put() replaces whatever is there (live, expired or absent) the same way, so
+    // looking the key up first would only cost a second hash and map lookup.
+    ctx.ks.put(ctx.db, name, value, expiresAtMs);
+    return okReply;
+  }
   const existing = ctx.ks.lookup(ctx.db, name);
   // SET ... GET replies with the old value whatever happens next (built only for GET: a plain
   // SET over an existing key would convert the old value for nothing).
