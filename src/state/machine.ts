@@ -55,6 +55,31 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * What a handler sees of the entry it runs in. The random generator (seeded by the log index, so
+ * every replica draws the same numbers) is made only when a command asks for one: RANDOMKEY does,
+ * a SET does not.
+ */
+class Context implements ExecContext {
+  readonly mutable: boolean;
+
+  constructor(
+    readonly ks: Keyspace,
+    public db: number,
+    readonly nowMs: number,
+    readonly index: number,
+    readonly maxStringBytes: number,
+    private generator: (() => number) | undefined,
+  ) {
+    this.mutable = index > 0;
+  }
+
+  random(): number {
+    this.generator ??= mulberry32(this.index);
+    return this.generator();
+  }
+}
+
 const ERR_NOT_EXECUTABLE = (name: string): Reply => ({
   kind: 'error', value: `ERR '${name}' cannot be executed by the raftis state machine`,
 });
@@ -145,15 +170,7 @@ export class StateMachine {
   }
 
   private context(db: number, nowMs: number, index: number): ExecContext {
-    return {
-      ks: this.keyspace,
-      db,
-      nowMs,
-      index,
-      mutable: index > 0,
-      maxStringBytes: this.maxStringBytes,
-      random: index > 0 ? mulberry32(index) : this.readRandom,
-    };
+    return new Context(this.keyspace, db, nowMs, index, this.maxStringBytes, index > 0 ? undefined : this.readRandom);
   }
 
   private execute(ctx: ExecContext, argv: readonly Buffer[]): Reply {
