@@ -33,8 +33,13 @@ describe('nemesis without root or nft', () => {
 
   it('refuses partitions as root when the nft command is missing', () => {
     vi.spyOn(process, 'getuid').mockReturnValue(0);
-    vi.stubEnv('PATH', fs.mkdtempSync(path.join(os.tmpdir(), 'nemesis-empty-path-')));
-    expect(refusal({ faults: ['partition'] })).toMatch(/partitions need the nft command \(apt-get install nftables\)/);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'nemesis-empty-path-'));
+    try {
+      vi.stubEnv('PATH', empty);
+      expect(refusal({ faults: ['partition'] })).toMatch(/partitions need the nft command \(apt-get install nftables\)/);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it('the command line exits 2 with the message when not run as root', async () => {
