@@ -1,9 +1,9 @@
 // The partition machinery on its own, on this machine's real nftables (skipped, with a message,
 // without root or nft): a cut drops a TCP connection attempt from one loopback address to
 // another and nothing else, healing lets it through again; the rules live only in the run's own
-// table, which is deleted on destroy, and when the process holding it is stopped by SIGTERM or
-// SIGINT (its exit handlers); a table left by a process killed with SIGKILL is deleted by the
-// next run's init.
+// table, which is deleted on destroy, and when the process holding it is stopped by SIGTERM,
+// SIGINT or SIGHUP (its exit handlers); a table left by a process killed with SIGKILL is deleted
+// by the next run's init.
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -93,7 +93,7 @@ describe.skipIf(unavailable !== undefined)('nemesis partitions (nftables)', () =
     expect(tables()).not.toContain(`table inet ${faults.table}`);
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('deletes its table when the process is stopped by %s', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('deletes its table when the process is stopped by %s', async (signal) => {
     const { child, table } = await holder(a, b);
     expect(tables()).toContain(`table inet ${table}`);
     const exited = new Promise((resolve) => child.once('exit', resolve));

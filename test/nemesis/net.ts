@@ -41,9 +41,9 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Runs `cleanup` (synchronous) if the process exits or is told to stop by SIGINT or SIGTERM
- * before the returned function is called; the signal is then re-raised so the process still
- * ends as it was asked to.
+ * Runs `cleanup` (synchronous) if the process exits or is told to stop by SIGINT, SIGTERM or
+ * SIGHUP (its terminal closed) before the returned function is called; the signal is then
+ * re-raised so the process still ends as it was asked to.
  */
 export function onExit(cleanup: () => void): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -55,10 +55,12 @@ export function onExit(cleanup: () => void): () => void {
     process.removeListener('exit', cleanup);
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
   };
   process.once('exit', cleanup);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
   return remove;
 }
 

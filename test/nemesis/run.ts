@@ -243,7 +243,8 @@ export async function runNemesis(options: RunOptions): Promise<RunResult> {
 }
 
 /** After healing: a leader every member follows, and a write through it that commits. */
-async function recover(cluster: NemesisCluster, timeoutMs: number): Promise<number> {
+export async function recover(cluster: Pick<NemesisCluster, 'currentLeader' | 'memberIds' | 'raftInfo' | 'admin'>,
+  timeoutMs: number): Promise<number> {
   return waitFor('a leader that all members follow and a committed write', async () => {
     const leader = await cluster.currentLeader();
     if (!leader) return undefined;
@@ -318,7 +319,7 @@ async function finalReads(cluster: NemesisCluster, workload: Workload, history: 
  * If the applied indexes meet but the digests differ, the replicas diverged: that is reported at
  * once with every node's answer, not waited out.
  */
-async function converge(cluster: NemesisCluster, timeoutMs: number): Promise<string> {
+export async function converge(cluster: Pick<NemesisCluster, 'memberIds' | 'digest'>, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   for (;;) {
