@@ -3,6 +3,7 @@
 // whole signed 64-bit range parses, overflows and prints as in Redis.
 
 import type { Reply } from '../resp/reply.js';
+import { latin1 } from '../state/keyspace.js';
 
 export const LLONG_MAX = 9223372036854775807n;
 export const LLONG_MIN = -9223372036854775808n;
@@ -152,8 +153,9 @@ export function clampExpiryMs(ms: bigint): number {
   return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms);
 }
 
+/** A key as the keyspace stores it: its bytes as a latin1 string (on the path of every command that names a key). */
 export function keyOf(arg: Buffer): string {
-  return arg.toString('latin1');
+  return latin1(arg, 0, arg.length);
 }
 
 export function keyBytes(key: string): Buffer {

@@ -190,7 +190,11 @@ export class RaftNode implements Executor {
   private readonly pendingWrites = new Map<number, PendingWrite>();
   private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
   /** Reads by ReadIndex context, until answered. */
-  private readonly pendingReads = new Map<number, PendingRead>();
+  /**
+   * Reads not yet answered. Each is in readsToConfirm, in a readBatches entry, or (confirmed,
+   * waiting for the state machine to reach its target) in unevaluatedReads: see pendingReadList.
+   */
+  private pendingReadCount = 0;
   /** Reads by ReadIndex context, until the context is confirmed or dropped. */
   private readonly readBatches = new Map<number, PendingRead[]>();
   /**
@@ -662,9 +666,11 @@ export class RaftNode implements Executor {
       this.pendingWrites.delete(index);
       pending.completion.complete(TIMEOUT_REPLY);
     }
-    for (const read of this.pendingReads.values()) {
-      if (read.deadline > now) continue;
-      this.finishRead(read, errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
+    if (this.pendingReadCount > 0) {
+      for (const read of this.pendingReadList()) {
+        if (read.deadline > now) continue;
+        this.finishRead(read, errorReply('TIMEOUT the read could not be confirmed by a majority in time'));
+      }
     }
     for (const [context, reads] of this.readBatches) {
       if (!reads.every((read) => read.done)) continue;
@@ -758,7 +764,7 @@ export class RaftNode implements Executor {
       confirmed: false,
       done: false,
     };
-    this.pendingReads.set(read.id, read);
+    this.pendingReadCount++;
     if (!evaluateNow) this.unevaluatedReads.push(read);
     this.readsToConfirm.push(read);
     if (this.readsInFlight.size < READ_INDEX_IN_FLIGHT) this.startReadIndex();
@@ -935,10 +941,17 @@ export class RaftNode implements Executor {
     if (count > 0) this.unevaluatedReads.splice(0, count);
   }
 
+  /** Every read not yet answered (a read may appear twice; finishRead ignores one already done). */
+  private pendingReadList(): PendingRead[] {
+    const reads = [...this.readsToConfirm, ...this.unevaluatedReads];
+    for (const batch of this.readBatches.values()) reads.push(...batch);
+    return reads.filter((read) => !read.done);
+  }
+
   private finishRead(read: PendingRead, reply: Reply): void {
     if (read.done) return;
     read.done = true;
-    this.pendingReads.delete(read.id);
+    this.pendingReadCount--;
     read.completion.complete(reply);
   }
 
@@ -1165,7 +1178,7 @@ export class RaftNode implements Executor {
 
   /** Client commands under way: proposals, reads, forwarded commands and commands awaiting a leader. */
   inflight(): number {
-    return this.pendingWrites.size + this.pendingReads.size + this.proxy.inflight + this.leaderWaiters.length;
+    return this.pendingWrites.size + this.pendingReadCount + this.proxy.inflight + this.leaderWaiters.length;
   }
 
   get diskFailureReason(): string | undefined {
@@ -1208,7 +1221,7 @@ export class RaftNode implements Executor {
     const down = errorReply('CLUSTERDOWN this node is shutting down');
     for (const pending of this.pendingWrites.values()) pending.completion.complete(TIMEOUT_REPLY);
     this.pendingWrites.clear();
-    for (const read of [...this.pendingReads.values()]) this.finishRead(read, down);
+    for (const read of this.pendingReadList()) this.finishRead(read, down);
     this.unevaluatedReads = [];
     this.readBatches.clear();
     this.readsToConfirm = [];
