@@ -5,14 +5,7 @@
 // Durability contract, as on Linux: data written to a file is durable once `sync()` on that file
 // has resolved; a file's creation, a rename or an unlink is durable once `fsyncDir()` on its
 // directory has resolved. Nothing else is promised.
-import { writeSync } from 'node:fs';
 import { open, mkdir, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-
-// Writes up to this size go straight into the page cache from the calling thread. A WAL batch is
-// a few KB, and copying it takes microseconds; handing it to the thread pool instead costs two
-// thread wake-ups and an event-loop turn before the fsync can even start. Larger writes (snapshot
-// chunks) still go through the thread pool, so that one never holds the event loop for long.
-const DIRECT_WRITE_MAX_BYTES = 64 * 1024;
 
 /** 'read': must exist, read only. 'readwrite': must exist. 'create': created, or emptied if present. */
 export type OpenMode = 'read' | 'readwrite' | 'create';
@@ -54,14 +47,6 @@ class NodeFile implements StorageFile {
     // A regular file may accept only part of a write (for instance when the disk fills up): keep
     // writing the rest, so that the next call reports the error that stopped it.
     let done = 0;
-    if (bytes.length <= DIRECT_WRITE_MAX_BYTES) {
-      while (done < bytes.length) {
-        const bytesWritten = writeSync(this.handle.fd, bytes, done, bytes.length - done, position + done);
-        if (bytesWritten <= 0) throw Object.assign(new Error(`write of ${bytes.length - done} bytes made no progress`), { code: 'EIO' });
-        done += bytesWritten;
-      }
-      return;
-    }
     while (done < bytes.length) {
       const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, position + done);
       if (bytesWritten <= 0) throw Object.assign(new Error(`write of ${bytes.length - done} bytes made no progress`), { code: 'EIO' });
