@@ -29,7 +29,7 @@ export function serverOptions(yargs: Argv): Argv<ServerArgs> {
     .option('snapshot-log-bytes', { type: 'number', default: 64 * 1024 * 1024, describe: 'or once the entries logged since the last snapshot take this many bytes and at least as many as that snapshot' })
     .option('async-writes', { type: 'boolean', default: false, describe: 'write the log in the background while the loop goes on (etcd\'s asynchronous storage writes); experimental: no faster on the reference machine' })
     .option('snapshots-retained', { type: 'number', default: 2, describe: 'snapshot files kept on disk' })
-    .option('follower-mode', { choices: ['proxy', 'redirect'] as const, default: 'proxy' as const, describe: 'followers forward commands to the leader, or answer -MOVED' })
+    .option('follower-mode', { choices: ['proxy', 'redirect'] as const, default: 'proxy' as const, describe: 'followers forward commands to the leader, or answer -MOVED (the HTTP API always forwards)' })
     .option('read-mode', { choices: ['linearizable', 'lease'] as const, default: 'linearizable' as const, describe: 'linearizable: a heartbeat round confirms leadership for each batch of reads; lease: the leader serves reads alone while its lease holds, assuming node clocks (tick rates) drift by less than one tick per election timeout' })
     .option('leader-wait-ms', { type: 'number', default: 3000, describe: 'how long a command waits for a leader before -CLUSTERDOWN' })
     .option('command-timeout-ms', { type: 'number', default: 10_000, describe: 'a write not applied by then gets a TIMEOUT error (outcome unknown)' })
