@@ -7,6 +7,7 @@
 // commands of our own (membership and Raft administration) are described below in the same shape.
 
 import type { Reply } from '../resp/reply.js';
+import { latin1 } from '../state/keyspace.js';
 import { REDIS_COMMANDS } from './table-redis.js';
 import type { CommandSpec } from './types.js';
 
@@ -95,6 +96,25 @@ for (const spec of COMMANDS) {
   }
 }
 
+/**
+ * The names as clients send them, in lower and upper case, to the command with no subcommands,
+ * and each command's success resolution, made once: resolveCommand runs for every request and
+ * again for every applied entry on every replica.
+ */
+const byWireName = new Map<string, CommandSpec>();
+const resolvedOf = new Map<CommandSpec, Resolution>();
+for (const spec of COMMANDS) {
+  resolvedOf.set(spec, { ok: true, spec });
+  for (const sub of spec.subcommands ?? []) resolvedOf.set(sub, { ok: true, spec: sub });
+  if (subcommandsByParent.has(spec.name)) continue;
+  byWireName.set(spec.name, spec);
+  byWireName.set(spec.name.toUpperCase(), spec);
+}
+
+function resolved(spec: CommandSpec): Resolution {
+  return resolvedOf.get(spec) ?? { ok: true, spec };
+}
+
 /** Looks up a top-level command by its lower-case name. */
 export function lookupCommand(nameLowercase: string): CommandSpec | undefined {
   return byName.get(nameLowercase);
@@ -174,7 +194,10 @@ export function arityAccepts(arity: number, argc: number): boolean {
 export function resolveCommand(argv: readonly Buffer[]): Resolution {
   const first = argv[0];
   if (first === undefined) throw new Error('resolveCommand: empty argv');
-  const name = first.toString('latin1').toLowerCase();
+  const sent = latin1(first, 0, first.length);
+  const plain = byWireName.get(sent);
+  if (plain !== undefined) return arityAccepts(plain.arity, argv.length) ? resolved(plain) : { ok: false, error: arityError(plain) };
+  const name = sent.toLowerCase();
   const spec = byName.get(name);
   if (spec === undefined) {
     const unsupported = UNSUPPORTED.get(name);
@@ -190,10 +213,10 @@ export function resolveCommand(argv: readonly Buffer[]): Resolution {
       return { ok: false, error: { kind: 'error', value: sanitize(message) } };
     }
     if (!arityAccepts(sub.arity, argv.length)) return { ok: false, error: arityError(sub) };
-    return { ok: true, spec: sub };
+    return resolved(sub);
   }
   if (!arityAccepts(spec.arity, argv.length)) return { ok: false, error: arityError(spec) };
-  return { ok: true, spec };
+  return resolved(spec);
 }
 
 /** Whether a resolved command must go through the Raft log. */
