@@ -1048,7 +1048,7 @@ export class RaftNode implements Executor {
       const writer = await this.storage.createSnapshot(meta, encodeMemberTable(this.members));
       let bytes = 0;
       try {
-        for (let chunk = image.nextChunk(1 << 20); chunk !== null; chunk = image.nextChunk(1 << 20)) {
+        for (let chunk = image.nextChunkReusingBuffer(1 << 20); chunk !== null; chunk = image.nextChunkReusingBuffer(1 << 20)) {
           await writer.write(chunk);
           bytes += chunk.length;
           await new Promise((resolve) => setImmediate(resolve));

@@ -193,11 +193,29 @@ export class SnapshotWriter implements CowCursor {
    * RECORDS_PER_CHUNK_MAX keys), or null when done.
    */
   nextChunk(maxBytes: number): Buffer | null {
+    return this.fill(Buffer.allocUnsafe(maxBytes), false);
+  }
+
+  /**
+   * As nextChunk, but the chunk is a view of one buffer this writer keeps and fills again on
+   * the next call: valid only until then. For a caller that writes each chunk out before asking
+   * for the next (RaftNode.takeSnapshot): a 1 GB image is then not 1,000 fresh 1 MiB buffers,
+   * whose external memory made V8 run full collections of a large heap back to back (a third of
+   * the leader's time in the first second of a 1 GB snapshot, and 0.5 s write stalls).
+   */
+  nextChunkReusingBuffer(maxBytes: number): Buffer | null {
+    if (this.reusable.length !== maxBytes) this.reusable = Buffer.allocUnsafe(maxBytes);
+    return this.fill(this.reusable, true);
+  }
+
+  private reusable: Buffer = Buffer.alloc(0);
+
+  private fill(out: Buffer, reused: boolean): Buffer | null {
+    const maxBytes = out.length;
     if (this.cancelled) throw new Error('snapshot cancelled: a newer snapshot began');
     if (maxBytes < 1) throw new Error(`assertion: maxBytes ${maxBytes} < 1`);
-    // Records are encoded straight into the chunk (one allocation per chunk); what does not fit
-    // is carried over to the next call.
-    const out = Buffer.allocUnsafe(maxBytes);
+    // Records are encoded straight into the chunk (one allocation per chunk, or none when
+    // reused); what does not fit is carried over to the next call.
     this.out = out;
     this.filled = 0;
     const carried = this.carry;
@@ -213,8 +231,9 @@ export class SnapshotWriter implements CowCursor {
     this.out = Buffer.alloc(0);
     this.filled = 0;
     if (size === 0) return null;
-    // A chunk cut short by the time budget is copied, so that it does not hold on to maxBytes.
-    return size < maxBytes >> 2 ? Buffer.from(out.subarray(0, size)) : out.subarray(0, size);
+    // A chunk cut short by the time budget is copied, so that it does not hold on to maxBytes
+    // (a reused buffer is held anyway).
+    return !reused && size < maxBytes >> 2 ? Buffer.from(out.subarray(0, size)) : out.subarray(0, size);
   }
 
   /** Takes produced bytes into the chunk being filled; the rest is carried over. */

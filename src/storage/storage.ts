@@ -364,12 +364,17 @@ export class DiskStorage {
    * snapshot must cover. Compacting only to the oldest retained snapshot keeps the older
    * snapshots usable as fallbacks; compacting to the newest frees the most space.
    */
-  compact(index: number): Promise<number> {
-    return this.enqueue(async () => {
+  async compact(index: number): Promise<number> {
+    // Only the bookkeeping waits its turn among the WAL's operations; the files are deleted
+    // after it, while appends go on (a 1 GB log's segments took 0.5 s to delete on a live
+    // leader, and every write waited behind them: bench/snapshot-live.ts).
+    const paths = await this.enqueue(async () => {
       const newest = this.snapshots.newest?.meta.index ?? 0;
       if (index > newest) throw new Error(`compact: index ${index} is above the newest snapshot at ${newest}`);
-      return this.wal.compact(index);
+      return this.wal.detachThrough(index);
     });
+    await this.wal.removeSegments(paths);
+    return paths.length;
   }
 
   /** After a write error: puts the log's tail back the way it was when last durable. */

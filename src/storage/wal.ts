@@ -311,34 +311,56 @@ export class Wal {
    * the log: what remains is consistent, and recovery removes any leftovers.
    */
   async compact(index: number): Promise<number> {
+    const paths = this.detachThrough(index);
+    await this.removeSegments(paths);
+    return paths.length;
+  }
+
+  /**
+   * The bookkeeping half of compact(): takes the whole segments at or below `index` (never the
+   * active one) out of the log and returns their paths, without touching the disk. Until
+   * removeSegments() deletes them, a crash leaves them behind, and recovery removes them as
+   * leftovers of an interrupted compaction (all their entries are below the snapshot).
+   */
+  detachThrough(index: number): string[] {
     let removed = 0;
-    try {
-      while (removed < this.segments.length - 1) {
-        const segment = this.segments[removed]!;
-        if (this.runs.maxIndexIn(segment.seq) > index) break;
-        await this.options.fs.unlink(segment.path);
-        this.runs.dropSegment(segment.seq);
-        removed += 1;
-      }
-    } catch (error) {
-      throw toWriteError(error, 'remove segment', this.segments[removed]?.path ?? this.options.dir);
-    } finally {
-      if (removed > 0) {
-        const gone = this.segments.slice(0, removed).map((segment) => segment.path);
-        this.segments = this.segments.slice(removed);
-        this.logStartValue = this.runs.firstIndex ?? this.lastIndexValue + 1;
-        this.options.logger.info({ upTo: index, removed: gone }, 'compacted the WAL');
+    while (removed < this.segments.length - 1) {
+      const segment = this.segments[removed]!;
+      if (this.runs.maxIndexIn(segment.seq) > index) break;
+      this.runs.dropSegment(segment.seq);
+      removed += 1;
+    }
+    if (removed === 0) return [];
+    const gone = this.segments.slice(0, removed).map((segment) => segment.path);
+    this.segments = this.segments.slice(removed);
+    this.logStartValue = this.runs.firstIndex ?? this.lastIndexValue + 1;
+    this.options.logger.info({ upTo: index, removed: gone }, 'compacted the WAL');
+    return gone;
+  }
+
+  /**
+   * The disk half of compact(): deletes detached segments, oldest first, and makes that durable.
+   * Touches no file the log still uses, so appends may run meanwhile (deleting a GB of segments
+   * can take the file system half a second).
+   */
+  async removeSegments(paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return;
+    for (const path of paths) {
+      try {
+        await this.options.fs.unlink(path);
+      } catch (error) {
+        throw toWriteError(error, 'remove segment', path);
       }
     }
-    if (removed > 0 && this.options.fsync) {
+    if (this.options.fsync) {
       try {
         await this.options.syncStats.syncDir(this.options.fs, this.options.dir);
       } catch (error) {
         throw toWriteError(error, 'sync WAL directory', this.options.dir);
       }
     }
-    return removed;
   }
+
 
   /**
    * After a failed append: deletes a half-created segment, truncates the active segment back to

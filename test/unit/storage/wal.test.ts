@@ -4,10 +4,11 @@
 // segments; compaction removes only whole segments entirely at or below the snapshot and never
 // the active one; the log reaches back to the snapshot after compaction; and batches that would
 // break Raft's invariants (gaps, terms or votes going back) are refused before anything is written.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { HardState } from '../../../src/raft/types.js';
 import { openStorage, type StorageOptions } from '../../../src/storage/storage.js';
 import { SimDisk } from '../../../src/storage/sim-fs.js';
+import type { StorageFs } from '../../../src/storage/fs.js';
 import { RecordingLogger, entries, entry, shape } from './helpers.js';
 
 async function open(disk: SimDisk, options: Partial<StorageOptions> = {}) {
@@ -94,7 +95,8 @@ describe('WAL', () => {
     const disk = new SimDisk(5);
     const { storage } = await open(disk, { segmentSizeBytes: 300 });
     for (let index = 1; index <= 30; index++) await storage.save({ entries: [entry(index, 1)] });
-    const segmentsBefore = disk.list('/node/wal').length;
+    const namesBefore = disk.list('/node/wal');
+    const segmentsBefore = namesBefore.length;
     expect(segmentsBefore).toBeGreaterThan(4);
     await storage.save({ entries: entries(4, 6, 3), hardState: hs(3, 2, 3) });
     const again = await restart(disk, { segmentSizeBytes: 300 });
@@ -136,6 +138,49 @@ describe('WAL', () => {
     expect(again.recovered.snapshot?.meta.index).toBe(17);
     expect(shape(again.recovered.entries)).toBe(shape(entries(18, 30, 1)));
     expect(again.recovered.hardState).toEqual(hs(1, 1, 30));
+  });
+
+  it('lets saves go on while a compaction deletes its segments, and recovers as before if it crashes first', async () => {
+    const disk = new SimDisk(16);
+    const fs = disk.mount();
+    // Unlinks wait until released, as a file system deleting a GB of segments makes them wait.
+    let release: () => void = () => undefined;
+    const unlinksHeld = new Promise<void>((resolve) => { release = resolve; });
+    let unlinksStarted = 0;
+    const slowUnlinks: StorageFs = {
+      mkdir: (dir) => fs.mkdir(dir),
+      open: (path, mode) => fs.open(path, mode),
+      readdir: (dir) => fs.readdir(dir),
+      rename: (from, to) => fs.rename(from, to),
+      fsyncDir: (dir) => fs.fsyncDir(dir),
+      unlink: async (path) => {
+        unlinksStarted++;
+        await unlinksHeld;
+        return fs.unlink(path);
+      },
+    };
+    const { storage } = await open(disk, { fs: slowUnlinks, segmentSizeBytes: 300 });
+    for (let index = 1; index <= 30; index++) await storage.save({ entries: [entry(index, 1)], hardState: hs(1, 1, index) });
+    const writer = await storage.createSnapshot({ index: 20, term: 1, confState: { voters: [1], learners: [], removed: [] } });
+    await writer.write(Buffer.from('image at 20'));
+    await writer.finish();
+    const namesBefore = disk.list('/node/wal');
+    const segmentsBefore = namesBefore.length;
+    const compaction = storage.compact(20);
+    await vi.waitFor(() => expect(unlinksStarted).toBe(1));
+    // The log no longer counts the detached segments, and a save completes while they wait.
+    expect(storage.stats().segmentCount).toBeLessThan(segmentsBefore);
+    await storage.save({ entries: [entry(31, 1)], hardState: hs(1, 1, 31) });
+    expect(disk.list('/node/wal')).toEqual(expect.arrayContaining(namesBefore));
+    // A crash now leaves the detached segments on disk, a log that still reaches back past the
+    // snapshot: recovery starts from the snapshot and the entries after it, as if the
+    // compaction had not begun (the next one removes them).
+    const crashed = await restart(disk, { segmentSizeBytes: 300 });
+    expect(crashed.logger.problems).toEqual([]);
+    expect(crashed.recovered.snapshot?.meta.index).toBe(20);
+    expect(shape(crashed.recovered.entries)).toBe(shape(entries(21, 31, 1)));
+    release();
+    await compaction.catch(() => undefined);
   });
 
   it('keeps the newest hard state after compacting every segment but the active one', async () => {
