@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { ConfState } from '../../../src/raft/types.js';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
 import { SimDisk } from '../../../src/storage/sim-fs.js';
-import { SNAPSHOT_FRAME_MAX_BYTES } from '../../../src/storage/snapshot.js';
+import { SNAPSHOT_FRAME_MAX_BYTES, removeLargeFile } from '../../../src/storage/snapshot.js';
+import type { StorageFile, StorageFs } from '../../../src/storage/fs.js';
 import { openStorage, toRestoreState, type DiskStorage, type StorageOptions } from '../../../src/storage/storage.js';
 import { RecordingLogger, entries, shape } from './helpers.js';
 
@@ -80,6 +81,43 @@ describe('snapshots', () => {
     expect(disk.list('/node/snap')).toEqual(['0000000000000028-0000000000000001.snap', '000000000000001e-0000000000000001.snap'].sort());
     expect((await readAll(storage, 1024, { index: 30, term: 1 })).data.equals(image(3000, 30))).toBe(true);
     await expect(storage.openSnapshot({ index: 20, term: 1 })).rejects.toThrow(/no snapshot at index 20/);
+  });
+
+  it('deletes a large file by shrinking it a step at a time, then unlinking it', async () => {
+    const disk = new SimDisk(21);
+    const fs = disk.mount();
+    const steps: number[] = [];
+    const recording: StorageFs = {
+      mkdir: (dir) => fs.mkdir(dir),
+      readdir: (dir) => fs.readdir(dir),
+      rename: (from, to) => fs.rename(from, to),
+      unlink: (path) => fs.unlink(path),
+      fsyncDir: (dir) => fs.fsyncDir(dir),
+      open: async (path, mode) => {
+        const file = await fs.open(path, mode);
+        return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as StorageFile, file, {
+          truncate: async (size: number) => {
+            steps.push(size);
+            await file.truncate(size);
+          },
+        });
+      },
+    };
+    await fs.mkdir('/d');
+    const file = await fs.open('/d/big', 'create');
+    await file.write(Buffer.alloc(10_240, 1), 0);
+    await file.close();
+    await removeLargeFile(recording, '/d/big', 3000);
+    expect(steps).toEqual([7240, 4240, 1240]);
+    expect(disk.list('/d')).toEqual([]);
+    // A file within one step is just unlinked.
+    const small = await fs.open('/d/small', 'create');
+    await small.write(Buffer.alloc(100, 1), 0);
+    await small.close();
+    steps.length = 0;
+    await removeLargeFile(recording, '/d/small', 3000);
+    expect(steps).toEqual([]);
+    expect(disk.list('/d')).toEqual([]);
   });
 
   it('never lets an unfinished snapshot replace the previous one', async () => {
