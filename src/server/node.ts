@@ -691,13 +691,21 @@ export class RaftNode implements Executor {
 
   write(db: number, argv: readonly Buffer[], completion: Completion): void {
     if (this.refuseWriteOnDiskFailure(completion)) return;
+    this.runAsLeader('write', db, argv, completion);
+  }
+
+  /**
+   * A write or a linearizable read goes to the core now when this node is a leader between
+   * cycles (the common case: no closure, no queue), else through route().
+   */
+  private runAsLeader(kind: 'write' | 'read', db: number, argv: readonly Buffer[], completion: Completion): void {
     if (this.canRunNow()) {
-      // The common case on a leader between cycles: no closure, no queue.
-      this.proposeWrite(db, argv, completion);
+      if (kind === 'write') this.proposeWrite(db, argv, completion);
+      else this.readAsLeader(db, argv, completion);
       this.schedule();
       return;
     }
-    this.route(db, [argv], completion, () => this.proposeWrite(db, argv, completion));
+    this.route(db, [argv], completion, () => this.runAsLeader(kind, db, argv, completion));
   }
 
   private proposeWrite(db: number, argv: readonly Buffer[], completion: Completion): void {
@@ -733,12 +741,7 @@ export class RaftNode implements Executor {
       completion.complete(errorReply(`TRYAGAIN this node's disk failed (${this.diskFailure}); reads resume once it accepts writes again`));
       return;
     }
-    if (this.canRunNow()) {
-      this.readAsLeader(db, argv, completion);
-      this.schedule();
-      return;
-    }
-    this.route(db, [argv], completion, () => this.readAsLeader(db, argv, completion));
+    this.runAsLeader('read', db, argv, completion);
   }
 
   private readAsLeader(db: number, argv: readonly Buffer[], completion: Completion): void {
