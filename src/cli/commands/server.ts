@@ -33,7 +33,7 @@ export function serverOptions(yargs: Argv): Argv<ServerArgs> {
     .option('read-mode', { choices: ['linearizable', 'lease'] as const, default: 'linearizable' as const, describe: 'linearizable: a heartbeat round confirms leadership for each batch of reads; lease: the leader serves reads alone while its lease holds, assuming node clocks (tick rates) drift by less than one tick per election timeout' })
     .option('leader-wait-ms', { type: 'number', default: 3000, describe: 'how long a command waits for a leader before -CLUSTERDOWN' })
     .option('command-timeout-ms', { type: 'number', default: 10_000, describe: 'a write not applied by then gets a TIMEOUT error (outcome unknown)' })
-    .option('requirepass', { type: 'string', describe: 'clients must AUTH with this password' })
+    .option('requirepass', { type: 'string', describe: 'clients must AUTH with this password (the HTTP API asks for it too)' })
     .option('maxclients', { type: 'number', default: 10_000, describe: 'most client connections at once' })
     .option('proto-max-bulk-len', { type: 'number', default: 512 * 1024 * 1024, describe: 'largest bulk string a client may send, in bytes' })
     .option('log-level', { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const, default: 'info' as const })
