@@ -384,7 +384,7 @@ export class Raft {
     this.assertNotInReady('ready');
     if (this.role === 'leader') {
       if (this.broadcastPending) this.broadcastAppend();
-      if (this.readOnly.hasUnsent()) this.broadcastHeartbeat(this.readOnly.startRound());
+      if (this.readOnly.hasUnsent()) this.sendReadRound(this.readOnly.startRound());
     }
     this.broadcastPending = false;
     this.log.assertCoherent();
@@ -893,6 +893,30 @@ export class Raft {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
       this.send({ type: 'heartbeat', to: id, term: this.term, commit, readRound }, false);
+    }
+  }
+
+  /**
+   * Starts a ReadIndex round. Thesis §6.4 needs the acknowledgement of a majority, not of every
+   * follower, so (without lease reads, whose lease is reckoned from rounds sent to all) the round
+   * goes to the fewest voters that complete a majority with this leader: those that acknowledged
+   * the latest rounds, the quickest lately (ties: the lowest id). In a 3-node cluster that is one
+   * follower, which halves the followers' work per read. If one of them does not answer, the next
+   * periodic heartbeat carries the round to every follower (ReadOnly.roundToRepeat), and whoever
+   * answers it becomes one of the quickest.
+   */
+  private sendReadRound(round: number): void {
+    const voters = this.confState.voters;
+    const needed = Math.floor(voters.length / 2) + 1 - (voters.includes(this.id) ? 1 : 0);
+    const others = voters.filter((id) => id !== this.id && this.progress.has(id));
+    if (this.config.leaseReads || needed >= others.length) {
+      this.broadcastHeartbeat(round);
+      return;
+    }
+    others.sort((a, b) => this.readOnly.ackedRound(b) - this.readOnly.ackedRound(a) || a - b);
+    for (const id of others.slice(0, needed)) {
+      const pr = this.progress.get(id)!;
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit: Math.min(pr.match, this.log.committed), readRound: round }, false);
     }
   }
 

@@ -41,6 +41,11 @@ export class ReadOnly {
     this.unsent.push({ context, index });
   }
 
+  /** The highest round `id` has acknowledged during this leadership (0 if none). */
+  ackedRound(id: NodeId): number {
+    return this.acked.get(id) ?? 0;
+  }
+
   /** The newest round started (0 before any). */
   get latestRound(): number {
     return this.lastRound;

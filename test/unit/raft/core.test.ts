@@ -155,11 +155,47 @@ describe('ReadIndex (thesis §6.4)', () => {
     const heartbeats = ready.messages.filter((m) => m.type === 'heartbeat' && m.readRound > 0);
     net.inbox.push(...ready.messages, ...ready.persistMessages);
     node.advance();
-    expect(heartbeats).toHaveLength(2);
+    // One follower completes a majority with the leader: the round goes to it alone.
+    expect(heartbeats).toHaveLength(1);
     net.deliver();
     const reads = net.reads.get(leader)!;
     expect(reads.map((r) => r.context)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (const r of reads) expect(r.index).toBe(node.status().commit);
+  });
+
+  it('sends a read round to the fewest voters that make a majority, the quickest lately', () => {
+    const net = new Net([1, 2, 3, 4, 5]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const node = net.node(leader);
+    const others = [1, 2, 3, 4, 5].filter((id) => id !== leader);
+    const roundTargets = (context: number): number[] => {
+      expect(node.readIndex(context).ok).toBe(true);
+      const ready = node.ready();
+      net.inbox.push(...ready.messages, ...ready.persistMessages);
+      node.advance();
+      return ready.messages.filter((m) => m.type === 'heartbeat' && m.readRound > 0).map((m) => m.to).sort((a, b) => a - b);
+    };
+    // No round answered yet: the lowest ids, two of them (with the leader, three of five).
+    expect(roundTargets(1)).toEqual(others.slice(0, 2));
+    net.deliver();
+    expect(net.reads.get(leader)!.map((r) => r.context)).toEqual([1]);
+    // The two that answered it are now the quickest, and get the next round again.
+    expect(roundTargets(2)).toEqual(others.slice(0, 2));
+    net.deliver();
+    // One of them is cut off: its round is carried to everyone by the next periodic heartbeat,
+    // the others answer, and the read is served; then the round goes to two that answered.
+    net.isolate(others[0]!);
+    expect(roundTargets(3)).toEqual(others.slice(0, 2));
+    net.deliver();
+    expect(net.reads.get(leader)!.map((r) => r.context)).toEqual([1, 2]);
+    for (let tick = 0; tick < 3 && net.reads.get(leader)!.length < 3; tick++) net.tickAll(1);
+    expect(net.reads.get(leader)!.map((r) => r.context)).toEqual([1, 2, 3]);
+    const next = roundTargets(4);
+    expect(next).toHaveLength(2);
+    expect(next).not.toContain(others[0]);
+    net.deliver();
+    expect(net.reads.get(leader)!.map((r) => r.context)).toEqual([1, 2, 3, 4]);
   });
 
   it('does not serve a read on a leader cut off from the majority', () => {

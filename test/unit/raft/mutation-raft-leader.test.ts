@@ -22,7 +22,8 @@ describe('ReadIndex (thesis §6.4)', () => {
     node.readIndex(11);
     const out = drain(node);
     const beats = ofType(out.messages, 'heartbeat');
-    expect(beats.map((m) => [m.to, m.readRound, m.commit])).toEqual([[2, 1, 1], [3, 1, 1], [4, 1, 1], [5, 1, 1]]);
+    // Two followers complete a majority of five with the leader: the round goes to them alone.
+    expect(beats.map((m) => [m.to, m.readRound, m.commit])).toEqual([[2, 1, 1], [3, 1, 1]]);
     expect(out.readStates).toEqual([]);
     node.step(msg.heartbeatResp(2, 1, 1, 1));
     expect(drain(node).readStates).toEqual([]);
@@ -30,6 +31,28 @@ describe('ReadIndex (thesis §6.4)', () => {
     expect(drain(node).readStates).toEqual([]);
     node.step(msg.heartbeatResp(3, 1, 1, 1));
     expect(drain(node).readStates).toEqual([{ context: 10, index: 1 }, { context: 11, index: 1 }]);
+  });
+
+  it('sends a round to the voters that acknowledged the latest rounds, and to all with lease reads', () => {
+    const node = leader({ voters: [1, 2, 3, 4, 5] });
+    node.readIndex(10);
+    drain(node);
+    // 4 and 5 answered the round (3 and 2 did not): they are the quickest now.
+    node.step(msg.heartbeatResp(5, 1, 1, 1));
+    node.step(msg.heartbeatResp(4, 1, 1, 1));
+    expect(drain(node).readStates).toEqual([{ context: 10, index: 1 }]);
+    node.readIndex(11);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[4, 2], [5, 2]]);
+    // Ties go to the lowest id: 5 answers round 2 first, then 4; both are at round 2.
+    node.step(msg.heartbeatResp(5, 1, 1, 2));
+    node.step(msg.heartbeatResp(4, 1, 1, 2));
+    node.step(msg.heartbeatResp(3, 1, 1, 1));
+    drain(node);
+    node.readIndex(12);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([4, 5]);
+    const lease = leader({ voters: [1, 2, 3, 4, 5], config: { leaseReads: true } });
+    lease.readIndex(10);
+    expect(ofType(drain(lease).messages, 'heartbeat').map((m) => m.to)).toEqual([2, 3, 4, 5]);
   });
 
   it('periodic heartbeats repeat the latest round while reads wait for it', () => {
@@ -48,7 +71,7 @@ describe('ReadIndex (thesis §6.4)', () => {
     const node = leader({ learners: [4] });
     node.readIndex(10);
     const beats = ofType(drain(node).messages, 'heartbeat');
-    expect(beats.map((m) => m.to)).toEqual([2, 3, 4]);
+    expect(beats.map((m) => m.to)).toEqual([2]);
     node.step(msg.heartbeatResp(4, 1, 1, 1));
     expect(drain(node).readStates).toEqual([]);
     node.step(msg.heartbeatResp(2, 1, 1, 1));
@@ -61,7 +84,7 @@ describe('ReadIndex (thesis §6.4)', () => {
     expect(ofType(drain(node).messages, 'heartbeat')).toEqual([]);
     node.step(msg.appendResp(2, 1, 1, 1));
     const out = drain(node);
-    expect(ofType(out.messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[2, 1], [3, 1]]);
+    expect(ofType(out.messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[2, 1]]);
     node.step(msg.heartbeatResp(3, 1, 1, 1));
     expect(drain(node).readStates).toEqual([{ context: 7, index: 1 }]);
   });
