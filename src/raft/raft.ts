@@ -899,11 +899,12 @@ export class Raft {
   /**
    * Starts a ReadIndex round. Thesis §6.4 needs the acknowledgement of a majority, not of every
    * follower, so (without lease reads, whose lease is reckoned from rounds sent to all) the round
-   * goes to the fewest voters that complete a majority with this leader: those that acknowledged
-   * the latest rounds, the quickest lately (ties: the lowest id). In a 3-node cluster that is one
-   * follower, which halves the followers' work per read. If one of them does not answer, the next
-   * periodic heartbeat carries the round to every follower (ReadOnly.roundToRepeat), and whoever
-   * answers it becomes one of the quickest.
+   * goes to the fewest voters that complete a majority with this leader, the quickest lately
+   * (ReadOnly.compareQuickest: the latest round acknowledged, then who reached it first). In a
+   * 3-node cluster that is one follower, which halves the followers' work per read. If one of them
+   * does not answer, the next periodic heartbeat carries the round to every follower
+   * (ReadOnly.roundToRepeat): the read waits up to a heartbeat interval, and whoever answered
+   * first is chosen from then on.
    */
   private sendReadRound(round: number): void {
     const voters = this.confState.voters;
@@ -913,7 +914,7 @@ export class Raft {
       this.broadcastHeartbeat(round);
       return;
     }
-    others.sort((a, b) => this.readOnly.ackedRound(b) - this.readOnly.ackedRound(a) || a - b);
+    others.sort((a, b) => this.readOnly.compareQuickest(a, b));
     for (const id of others.slice(0, needed)) {
       const pr = this.progress.get(id)!;
       this.send({ type: 'heartbeat', to: id, term: this.term, commit: Math.min(pr.match, this.log.committed), readRound: round }, false);
@@ -997,6 +998,9 @@ export class Raft {
       return;
     }
     this.syncProgress();
+    // Left as the only voter, nobody will acknowledge the rounds of the reads waiting: drop them
+    // (the client retries, and a single voter serves a new read at once).
+    if (this.isSingleVoter() && this.readOnly.size > 0) this.droppedReads.push(...this.readOnly.dropAll());
     if (this.transferee !== NONE && !next.voters.includes(this.transferee)) this.transferee = NONE;
     // A smaller quorum may commit more at once.
     if (this.maybeCommit()) this.broadcastPending = true;

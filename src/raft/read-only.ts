@@ -18,6 +18,9 @@ export class ReadOnly {
   private waiting: PendingRead[] = [];
   /** Highest round each voter acknowledged during this leadership. */
   private readonly acked = new Map<NodeId, number>();
+  /** When (in acknowledgements counted) each voter reached its highest round: lower is earlier. */
+  private readonly reachedAt = new Map<NodeId, number>();
+  private acknowledgements = 0;
   private lastRound = 0;
 
   get size(): number {
@@ -41,9 +44,15 @@ export class ReadOnly {
     this.unsent.push({ context, index });
   }
 
-  /** The highest round `id` has acknowledged during this leadership (0 if none). */
-  ackedRound(id: NodeId): number {
-    return this.acked.get(id) ?? 0;
+  /**
+   * Orders voters quickest first: the highest round acknowledged, and among equals the one that
+   * reached it first (a slow follower that answers a round late ties on the round, but not on
+   * when), then the lowest id. Negative when `a` comes before `b`.
+   */
+  compareQuickest(a: NodeId, b: NodeId): number {
+    return (this.acked.get(b) ?? 0) - (this.acked.get(a) ?? 0)
+      || (this.reachedAt.get(a) ?? Infinity) - (this.reachedAt.get(b) ?? Infinity)
+      || a - b;
   }
 
   /** The newest round started (0 before any). */
@@ -64,7 +73,10 @@ export class ReadOnly {
    * has now confirmed (the leader counts as acknowledging every round).
    */
   acknowledge(from: NodeId, round: number, self: NodeId, voters: readonly NodeId[]): ReadState[] {
-    if (round > (this.acked.get(from) ?? 0)) this.acked.set(from, round);
+    if (round > (this.acked.get(from) ?? 0)) {
+      this.acked.set(from, round);
+      this.reachedAt.set(from, ++this.acknowledgements);
+    }
     const rounds = voters.map((id) => (id === self ? Infinity : this.acked.get(id) ?? 0)).sort((a, b) => b - a);
     const confirmed = rounds[Math.floor(voters.length / 2)] ?? 0;
     let count = 0;
@@ -88,6 +100,7 @@ export class ReadOnly {
     this.waiting = [];
     this.unsent = [];
     this.acked.clear();
+    this.reachedAt.clear();
     return contexts;
   }
 }

@@ -42,10 +42,11 @@ describe('ReadIndex (thesis §6.4)', () => {
     node.step(msg.heartbeatResp(4, 1, 1, 1));
     expect(drain(node).readStates).toEqual([{ context: 10, index: 1 }]);
     node.readIndex(11);
-    expect(ofType(drain(node).messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[4, 2], [5, 2]]);
-    // Ties go to the lowest id: 5 answers round 2 first, then 4; both are at round 2.
-    node.step(msg.heartbeatResp(5, 1, 1, 2));
+    // Quickest first: 5 reached round 1 before 4 did.
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[5, 2], [4, 2]]);
+    // This time 4 reaches round 2 first; 3 catches up only to round 1.
     node.step(msg.heartbeatResp(4, 1, 1, 2));
+    node.step(msg.heartbeatResp(5, 1, 1, 2));
     node.step(msg.heartbeatResp(3, 1, 1, 1));
     drain(node);
     node.readIndex(12);
@@ -53,6 +54,47 @@ describe('ReadIndex (thesis §6.4)', () => {
     const lease = leader({ voters: [1, 2, 3, 4, 5], config: { leaseReads: true } });
     lease.readIndex(10);
     expect(ofType(drain(lease).messages, 'heartbeat').map((m) => m.to)).toEqual([2, 3, 4, 5]);
+  });
+
+  it('prefers the follower that answered first over a slow one that answers the same round later', () => {
+    const node = leader();
+    node.readIndex(10);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2]);
+    // 2 is slow: the periodic heartbeat carries round 1 to both, 3 answers it first, 2 later.
+    let repeated: number[] = [];
+    for (let t = 0; t < 5 && repeated.length === 0; t++) {
+      node.tick();
+      repeated = ofType(drain(node).messages, 'heartbeat').filter((m) => m.readRound === 1).map((m) => m.to);
+    }
+    expect(repeated).toEqual([2, 3]);
+    node.step(msg.heartbeatResp(3, 1, 1, 1));
+    expect(drain(node).readStates).toEqual([{ context: 10, index: 1 }]);
+    node.step(msg.heartbeatResp(2, 1, 1, 1));
+    drain(node);
+    node.readIndex(11);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([3]);
+  });
+
+  it('sends a round to two of three followers with four voters', () => {
+    const node = leader({ voters: [1, 2, 3, 4] });
+    node.readIndex(10);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2, 3]);
+  });
+
+  it('drops the reads waiting for a round when the leader is left the only voter', () => {
+    const node = leader({ voters: [1, 2], config: { checkQuorum: false } });
+    expect(node.proposeConfChange(change('remove', 2)).ok).toBe(true);
+    drain(node);
+    node.readIndex(10);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2]);
+    // 2 acknowledges the removal (committing it) but never the round.
+    node.step(msg.appendResp(2, 1, 1, 2));
+    const out = drain(node);
+    expect(node.status().confState.voters).toEqual([1]);
+    expect(out.droppedReads).toEqual([10]);
+    // A new read is served at once by the single voter.
+    node.readIndex(11);
+    expect(drain(node).readStates).toEqual([{ context: 11, index: 2 }]);
   });
 
   it('periodic heartbeats repeat the latest round while reads wait for it', () => {
@@ -85,7 +127,7 @@ describe('ReadIndex (thesis §6.4)', () => {
     node.step(msg.appendResp(2, 1, 1, 1));
     const out = drain(node);
     expect(ofType(out.messages, 'heartbeat').map((m) => [m.to, m.readRound])).toEqual([[2, 1]]);
-    node.step(msg.heartbeatResp(3, 1, 1, 1));
+    node.step(msg.heartbeatResp(2, 1, 1, 1));
     expect(drain(node).readStates).toEqual([{ context: 7, index: 1 }]);
   });
 
