@@ -70,7 +70,14 @@ export class TestCluster {
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const cluster = new TestCluster(options);
     for (let id = 1; id <= options.nodes; id++) cluster.define(id);
-    await Promise.all([...cluster.nodes.keys()].map((id) => cluster.spawn(id, cluster.peerArgs())));
+    try {
+      await Promise.all([...cluster.nodes.keys()].map((id) => cluster.spawn(id, cluster.peerArgs())));
+    } catch (error) {
+      // Nobody else holds this cluster yet: stop the nodes that did start, or they outlive the
+      // test run (three nodes whose PING never answered ran on for two hours once).
+      await cluster.close();
+      throw error;
+    }
     return cluster;
   }
 
