@@ -909,11 +909,11 @@ export class Raft {
   private sendReadRound(round: number): void {
     const voters = this.confState.voters;
     const needed = Math.floor(voters.length / 2) + 1 - (voters.includes(this.id) ? 1 : 0);
-    const others = voters.filter((id) => id !== this.id && this.progress.has(id));
-    if (this.config.leaseReads || needed >= others.length) {
+    if (this.config.leaseReads) {
       this.broadcastHeartbeat(round);
       return;
     }
+    const others = voters.filter((id) => id !== this.id && this.progress.has(id));
     others.sort((a, b) => this.readOnly.compareQuickest(a, b));
     for (const id of others.slice(0, needed)) {
       const pr = this.progress.get(id)!;
@@ -1000,7 +1000,7 @@ export class Raft {
     this.syncProgress();
     // Left as the only voter, nobody will acknowledge the rounds of the reads waiting: drop them
     // (the client retries, and a single voter serves a new read at once).
-    if (this.isSingleVoter() && this.readOnly.size > 0) this.droppedReads.push(...this.readOnly.dropAll());
+    if (this.isSingleVoter()) this.droppedReads.push(...this.readOnly.dropAll());
     if (this.transferee !== NONE && !next.voters.includes(this.transferee)) this.transferee = NONE;
     // A smaller quorum may commit more at once.
     if (this.maybeCommit()) this.broadcastPending = true;

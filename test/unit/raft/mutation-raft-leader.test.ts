@@ -75,6 +75,51 @@ describe('ReadIndex (thesis §6.4)', () => {
     expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([3]);
   });
 
+  it('orders followers with no acknowledgement by id, whatever order the configuration lists them in', () => {
+    const node = leader({ voters: [1, 5, 4, 3, 2] });
+    node.readIndex(10);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2, 3]);
+  });
+
+  it('a late or repeated acknowledgement neither lowers a follower\'s round nor makes it look slower', () => {
+    const node = leader();
+    node.readIndex(10);
+    drain(node);
+    node.step(msg.heartbeatResp(2, 1, 1, 1));
+    node.step(msg.heartbeatResp(3, 1, 1, 1));
+    drain(node);
+    node.readIndex(11);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2]);
+    node.step(msg.heartbeatResp(2, 1, 1, 2));
+    node.step(msg.heartbeatResp(3, 1, 1, 2));
+    // A delayed answer to round 1 and a repeated answer to round 2, both from 2.
+    node.step(msg.heartbeatResp(2, 1, 1, 1));
+    node.step(msg.heartbeatResp(2, 1, 1, 2));
+    expect(drain(node).readStates).toEqual([{ context: 11, index: 1 }]);
+    node.readIndex(12);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2]);
+  });
+
+  it('sends a two-voter round to the other voter only, not to learners', () => {
+    const node = leader({ voters: [1, 2], learners: [3] });
+    node.readIndex(10);
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => m.to)).toEqual([2]);
+  });
+
+  it('keeps reads waiting through a membership change that leaves other voters', () => {
+    const node = leader();
+    expect(node.proposeConfChange(change('addLearner', 4)).ok).toBe(true);
+    drain(node);
+    node.readIndex(10);
+    drain(node);
+    node.step(msg.appendResp(2, 1, 1, 2));
+    const out = drain(node);
+    expect(node.status().confState.learners).toEqual([4]);
+    expect(out.droppedReads).toEqual([]);
+    node.step(msg.heartbeatResp(2, 1, 1, 1));
+    expect(drain(node).readStates).toEqual([{ context: 10, index: 1 }]);
+  });
+
   it('sends a round to two of three followers with four voters', () => {
     const node = leader({ voters: [1, 2, 3, 4] });
     node.readIndex(10);
