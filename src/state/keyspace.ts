@@ -222,6 +222,32 @@ function entryHashInto(key: string, keyHash: number, stored: Stored): void {
   mixNumbersInto(scratch, stored.expiresAtMs, stored.modIndex);
 }
 
+/** Counts a key just stored into its database's digest, memory, size and expiry figures; true when it expires. */
+function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean {
+  entryHashInto(key, keyHash, stored);
+  db.digestA = (db.digestA + scratch.a) >>> 0;
+  db.digestB = (db.digestB + scratch.b) >>> 0;
+  db.memoryBytes += key.length + storedValueLength(stored) + overheadOf(stored);
+  db.size++;
+  if (typeof stored === 'string' || stored.expiresAtMs === 0) return false;
+  db.expiresCount++;
+  db.expiresAtSumMs += stored.expiresAtMs;
+  return true;
+}
+
+/** The reverse of countIn, for a key about to be replaced or deleted. */
+function countOut(db: Db, key: string, keyHash: number, stored: Stored): void {
+  entryHashInto(key, keyHash, stored);
+  db.digestA = (db.digestA - scratch.a) >>> 0;
+  db.digestB = (db.digestB - scratch.b) >>> 0;
+  db.memoryBytes -= key.length + storedValueLength(stored) + overheadOf(stored);
+  db.size--;
+  if (typeof stored !== 'string' && stored.expiresAtMs !== 0) {
+    db.expiresCount--;
+    db.expiresAtSumMs -= stored.expiresAtMs;
+  }
+}
+
 function overheadOf(stored: Stored): number {
   return typeof stored === 'string' ? PACKED_OVERHEAD_BYTES : ENTRY_OVERHEAD_BYTES;
 }
@@ -454,16 +480,7 @@ export class Keyspace {
       slots[slot] = map;
     }
     map.set(key, stored);
-    entryHashInto(key, keyHash, stored);
-    db.digestA = (db.digestA + scratch.a) >>> 0;
-    db.digestB = (db.digestB + scratch.b) >>> 0;
-    db.memoryBytes += key.length + storedValueLength(stored) + overheadOf(stored);
-    db.size++;
-    if (typeof stored !== 'string' && stored.expiresAtMs !== 0) {
-      db.expiresCount++;
-      db.expiresAtSumMs += stored.expiresAtMs;
-      this.heap.items.push({ atMs: stored.expiresAtMs, db, key, entry: stored });
-    }
+    if (countIn(db, key, keyHash, stored)) this.heap.items.push({ atMs: (stored as Entry).expiresAtMs, db, key, entry: stored });
   }
 
   /** Ends a bulk load: orders the expiry heap. */
@@ -498,17 +515,7 @@ export class Keyspace {
     let map = slots[slot];
     const old = map?.get(key);
     if (this.cow !== null) this.saveForSnapshot(db, slot, key, old);
-    if (old !== undefined) {
-      entryHashInto(key, keyHash, old);
-      db.digestA = (db.digestA - scratch.a) >>> 0;
-      db.digestB = (db.digestB - scratch.b) >>> 0;
-      db.memoryBytes -= key.length + storedValueLength(old) + overheadOf(old);
-      db.size--;
-      if (typeof old !== 'string' && old.expiresAtMs !== 0) {
-        db.expiresCount--;
-        db.expiresAtSumMs -= old.expiresAtMs;
-      }
-    }
+    if (old !== undefined) countOut(db, key, keyHash, old);
     if (entry === undefined) {
       if (old === undefined) return;
       map!.delete(key);
@@ -522,16 +529,7 @@ export class Keyspace {
     }
     map.set(key, entry);
     if (old === undefined) db.tombstones.delete(key);
-    entryHashInto(key, keyHash, entry);
-    db.digestA = (db.digestA + scratch.a) >>> 0;
-    db.digestB = (db.digestB + scratch.b) >>> 0;
-    db.memoryBytes += key.length + storedValueLength(entry) + overheadOf(entry);
-    db.size++;
-    if (typeof entry !== 'string' && entry.expiresAtMs !== 0) {
-      db.expiresCount++;
-      db.expiresAtSumMs += entry.expiresAtMs;
-      this.pushExpiry(db, key, entry);
-    }
+    if (countIn(db, key, keyHash, entry)) this.pushExpiry(db, key, entry as Entry);
   }
 
   private saveForSnapshot(db: Db, slot: number, key: string, old: Stored | undefined): void {
