@@ -5,6 +5,8 @@
 //
 //   npx tsx bench/snapshot-live.ts [--keys 1000000] [--value-bytes 1024] [--rate 2000]
 //                                  [--main dist/src/cli/main.js] [--role leader|follower]
+//                                  [--trace-gc] [--cpu-prof] [--keep]   (node flags on every node;
+//                                  keep the data directory, node logs and profiles)
 //
 // 1. Starts 3 nodes with the default snapshot thresholds (every 100,000 entries, or by log size),
 //    as a node runs in production: the in-memory log then holds at most about 100 MB of 1 KB

@@ -202,10 +202,8 @@ export interface ApiAccess {
   readonly authenticate: (username: Buffer, password: Buffer) => boolean;
 }
 
-const OPEN_ACCESS: ApiAccess = { requirepass: () => null, authenticate: () => true };
-
 /** The API's routes over an executor (the node), for startAdminHttp's extra routes. */
-export function httpApiRoutes(executor: Executor, access: ApiAccess = OPEN_ACCESS): Map<string, AdminRoute> {
+export function httpApiRoutes(executor: Executor, access: ApiAccess): Map<string, AdminRoute> {
   // `forward`: an HTTP client cannot follow a -MOVED, so a follower forwards to the leader
   // whatever --follower-mode says.
   const write = (argv: readonly Buffer[]): Promise<Reply> => call((complete) => executor.write(DB, argv, { complete, forward: true }));

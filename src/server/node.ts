@@ -143,7 +143,6 @@ interface PendingWrite {
  * (proposed) is visible, and no later write is, so a client's pipeline reads as it was sent.
  */
 interface PendingRead {
-  readonly id: number;
   readonly db: number;
   readonly argv: readonly Buffer[];
   readonly completion: Completion;
@@ -205,7 +204,6 @@ export class RaftNode implements Executor {
    */
   private readsToConfirm: PendingRead[] = [];
   private readonly readsInFlight = new Set<number>();
-  private readIds = 0;
   /** Reads not yet evaluated, in arrival order (targets never decrease along it). */
   private unevaluatedReads: PendingRead[] = [];
   private leaderWaiters: { deadline: number; run: () => void; fail: (reply: Reply) => void }[] = [];
@@ -757,7 +755,6 @@ export class RaftNode implements Executor {
     // views into the connection's input, valid only until it parses more.
     const evaluateNow = target <= this.appliedThrough && this.unevaluatedReads.length === 0;
     const read: PendingRead = {
-      id: ++this.readIds,
       db,
       argv: evaluateNow ? NO_ARGS : argv.map((arg) => Buffer.from(arg)),
       completion,

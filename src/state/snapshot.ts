@@ -155,6 +155,8 @@ export class SnapshotWriter implements CowCursor {
   slot = 0;
   readonly meta: SnapshotMeta;
   private readonly plans: DbPlan[] = [];
+  /** The buffer nextChunkReusingBuffer fills again on each call. */
+  private reusable: Buffer = Buffer.alloc(0);
   /** The chunk being filled by nextChunk, and how much of it is. */
   private out: Buffer = Buffer.alloc(0);
   private filled = 0;
@@ -207,8 +209,6 @@ export class SnapshotWriter implements CowCursor {
     if (this.reusable.length !== maxBytes) this.reusable = Buffer.allocUnsafe(maxBytes);
     return this.fill(this.reusable, true);
   }
-
-  private reusable: Buffer = Buffer.alloc(0);
 
   private fill(out: Buffer, reused: boolean): Buffer | null {
     const maxBytes = out.length;
