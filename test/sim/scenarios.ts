@@ -22,6 +22,8 @@ const SAFETY_RULES = [
 ] as const;
 
 const NO_MEMBERSHIP = { addNode: 0, removeNode: 0 } as const;
+/** Split elections: three nodes, no PreVote or CheckQuorum, short election timeouts. */
+const SPLIT_ELECTIONS = { nodes: 3, steps: 10_000, raft: { preVote: false, checkQuorum: false, electionTicks: 8 } } as const;
 
 export type ScenarioName = Exclude<VariantName, 'correct'>;
 
@@ -52,9 +54,7 @@ export const scenarios: Record<ScenarioName, Scenario> = {
   // same term: split elections (no PreVote, slow links) and quick crash-restarts.
   'forget-vote': {
     overrides: {
-      nodes: 3,
-      steps: 10_000,
-      raft: { preVote: false, checkQuorum: false, electionTicks: 8 },
+      ...SPLIT_ELECTIONS,
       network: { delayMsMin: 2, delayMsMax: 30 },
       weights: { crash: 6, crashLeader: 1, partition: 1, heal: 1, transfer: 1, weather: 0, ...NO_MEMBERSHIP },
       downMsMax: 20,
@@ -68,9 +68,7 @@ export const scenarios: Record<ScenarioName, Scenario> = {
   // completes and comes back in the old term: a slow disk, split elections, quick restarts.
   'async-vote': {
     overrides: {
-      nodes: 3,
-      steps: 10_000,
-      raft: { preVote: false, checkQuorum: false, electionTicks: 8 },
+      ...SPLIT_ELECTIONS,
       network: { delayMsMin: 1, delayMsMax: 10 },
       persistDelayMsMax: 80,
       weights: { crash: 4, crashLeader: 6, partition: 1, heal: 1, transfer: 0, weather: 0, ...NO_MEMBERSHIP },
