@@ -223,6 +223,63 @@ function readArgv(reader: Reader): Buffer[] {
   return argv;
 }
 
+/** Where the parts of a plain SET write entry are (see plainSetInto). */
+export interface PlainSet {
+  timeMs: number;
+  db: number;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
+/**
+ * Reads a write entry that is exactly `SET key value` (three arguments, the name in any case)
+ * into `out` without decoding it into Buffers, for the state machine's fast path. False for any
+ * other entry, valid or not: decodeEntry then decodes it, or rejects it with its own error.
+ */
+export function plainSetInto(data: Buffer, out: PlainSet): boolean {
+  // [1][timeMs f64][db u8][argc 3][3]"set"[key length varint][key][value length varint][value]
+  if (data.length < 17 || data[0] !== KIND_WRITE || data[10] !== 3 || data[11] !== 3) return false;
+  // A byte ORed with 0x20 is the lower-case letter only for that letter and its upper case.
+  if ((data[12]! | 0x20) !== 0x73 || (data[13]! | 0x20) !== 0x65 || (data[14]! | 0x20) !== 0x74) return false;
+  const timeMs = data.readDoubleLE(1);
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) return false;
+  const keyStart = varintEnd(data, 15);
+  if (keyStart < 0) return false;
+  const keyEnd = keyStart + varintValue;
+  const valueStart = varintEnd(data, keyEnd);
+  if (valueStart < 0) return false;
+  const valueEnd = valueStart + varintValue;
+  if (valueEnd !== data.length) return false;
+  out.timeMs = timeMs;
+  out.db = data[9]!;
+  out.keyStart = keyStart;
+  out.keyEnd = keyEnd;
+  out.valueStart = valueStart;
+  out.valueEnd = valueEnd;
+  return true;
+}
+
+/** The value of the last varint varintEnd read. */
+let varintValue = 0;
+
+/** Reads the varint at `offset` into varintValue (as Reader.varint does); its end, or -1 if it is not one. */
+function varintEnd(data: Buffer, offset: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 8 && offset + i < data.length; i++) {
+    const byte = data[offset + i]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      varintValue = value;
+      return offset + i + 1;
+    }
+    scale *= 0x80;
+  }
+  return -1;
+}
+
 /** Decodes an entry; throws EntryDecodeError for bytes that are not one. */
 export function decodeEntry(data: Uint8Array): StateEntry {
   const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);

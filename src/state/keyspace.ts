@@ -427,6 +427,14 @@ export class Keyspace {
     this.store(this.db(dbIndex), key, makeStored(value, expiresAtMs, this.index), 0);
   }
 
+  /** put() of `length` bytes of `source` from `start`, with no expiry, without a view of them. */
+  putBytes(dbIndex: number, key: string, source: Buffer, start: number, length: number): void {
+    this.assertMutable();
+    const stored = length <= PACKED_VALUE_BYTES_MAX ? packBytes(source, start, length, this.index)
+      : makeStored(source.subarray(start, start + length), 0, this.index);
+    this.store(this.db(dbIndex), key, stored, 0);
+  }
+
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
   putEntry(dbIndex: number, key: string, entry: Entry): void {
     this.assertMutable();

@@ -7,10 +7,13 @@ import type { Reply } from '../resp/reply.js';
 import type { ExecContext, Handler } from '../commands/context.js';
 import { HANDLERS } from '../commands/handlers.js';
 import { resolveCommand } from '../commands/table.js';
-import { keyOf } from '../commands/parse.js';
-import { decodeEntry, EntryDecodeError, type StateEntry, type WatchedKey } from './codec.js';
-import { DB_COUNT, Keyspace, isLive, type ExpiredKey } from './keyspace.js';
+import { OK, keyOf } from '../commands/parse.js';
+import { decodeEntry, EntryDecodeError, plainSetInto, type PlainSet, type StateEntry, type WatchedKey } from './codec.js';
+import { DB_COUNT, Keyspace, isLive, latin1, type ExpiredKey } from './keyspace.js';
 import { SnapshotRestorer, SnapshotWriter } from './snapshot.js';
+
+/** Scratch for plainSetInto: apply() runs one entry at a time. */
+const plainSet: PlainSet = { timeMs: 0, db: 0, keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
 
 export interface StateMachineOptions {
   /**
@@ -113,6 +116,7 @@ export class StateMachine {
   apply(index: number, data: Uint8Array): Reply {
     if (!(index > this.applied)) throw new Error(`assertion: apply index ${index} <= applied ${this.applied}`);
     this.applied = index;
+    if (Buffer.isBuffer(data) && plainSetInto(data, plainSet) && plainSet.db < DB_COUNT) return this.applyPlainSet(index, data, plainSet);
     let entry: StateEntry;
     try {
       entry = decodeEntry(data);
@@ -148,6 +152,26 @@ export class StateMachine {
     } finally {
       ks.mutable = false;
     }
+  }
+
+  /**
+   * A plain `SET key value`, the most common write, applied from the entry's bytes: what the SET
+   * handler does for it (put, no expiry, OK), without decoding the entry into Buffers, resolving
+   * the command or making a context.
+   */
+  private applyPlainSet(index: number, data: Buffer, set: PlainSet): Reply {
+    const nowMs = Math.max(set.timeMs, this.lastTime);
+    this.lastTime = nowMs;
+    const ks = this.keyspace;
+    ks.nowMs = nowMs;
+    ks.index = index;
+    ks.mutable = true;
+    try {
+      ks.putBytes(set.db, latin1(data, set.keyStart, set.keyEnd), data, set.valueStart, set.valueEnd - set.valueStart);
+    } finally {
+      ks.mutable = false;
+    }
+    return OK;
   }
 
   private applyTransaction(
