@@ -6,6 +6,7 @@
 //                               [--rounds 3] [--tests set,get] [--pipelines 1,16]
 //                               [--requests-p1 10000] [--requests-p16 50000] [--follower]
 //                               [--a-arg=--read-mode --a-arg=lease] [--b-arg=...]   (server flags)
+//                               [--a-node-arg=--max-semi-space-size=64] [--b-node-arg=...]   (node flags)
 //
 // A build is any compiled tree with its package.json and node_modules beside dist/ (see
 // buildRaftis in compare-lib.ts; `npx tsc -p tsconfig.build.json --outDir X/dist` on a copy of
@@ -33,6 +34,9 @@ const { values: flags } = parseArgs({
     /** Extra `raftis server` flags for A's or B's nodes (repeat the option for each word). */
     'a-arg': { type: 'string', multiple: true, default: [] },
     'b-arg': { type: 'string', multiple: true, default: [] },
+    /** Extra `node` flags for A's or B's nodes. */
+    'a-node-arg': { type: 'string', multiple: true, default: [] },
+    'b-node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -52,8 +56,8 @@ async function main(): Promise<void> {
   const builds = { A: path.resolve(flags.a), B: path.resolve(flags.b) };
   const scratch = await makeTempDir('raftis-ab-');
   const redis = await startRedis(path.join(scratch, 'redis'));
-  const clusterA = await startCluster({ main: builds.A, dataDir: path.join(scratch, 'a'), serverArgs: flags['a-arg'] });
-  const clusterB = await startCluster({ main: builds.B, dataDir: path.join(scratch, 'b'), serverArgs: flags['b-arg'] });
+  const clusterA = await startCluster({ main: builds.A, dataDir: path.join(scratch, 'a'), serverArgs: flags['a-arg'], nodeFlags: () => flags['a-node-arg'] });
+  const clusterB = await startCluster({ main: builds.B, dataDir: path.join(scratch, 'b'), serverArgs: flags['b-arg'], nodeFlags: () => flags['b-node-arg'] });
   const pick = async (cluster: typeof clusterA): Promise<RaftisNode> => {
     const leader = await waitSettled(cluster);
     return flags.follower ? (cluster.nodes.find((node) => node !== leader) as RaftisNode) : leader;
@@ -84,8 +88,8 @@ async function main(): Promise<void> {
     }
   }
   const lines = [
-    `A = ${builds.A} ${flags['a-arg'].join(' ')}`,
-    `B = ${builds.B} ${flags['b-arg'].join(' ')}`,
+    `A = ${[...flags['a-node-arg'], builds.A, ...flags['a-arg']].join(' ')}`,
+    `B = ${[...flags['b-node-arg'], builds.B, ...flags['b-arg']].join(' ')}`,
     `${flags.rounds} rounds, medians; ${flags.follower ? 'sent to a follower (proxied)' : 'sent to the leader'}; load average ${loadBefore} before, ${loadAverage()} after.`,
     '',
     '| workload | redis ops/s | A ops/s | B ops/s | A ÷ redis | B ÷ redis | B ÷ A | p50 ms redis / A / B | p99 ms redis / A / B | server CPU µs/op A / B |',
