@@ -46,6 +46,16 @@ describe('entry codec', () => {
     expect(decodeEntry(encodeExpiryEntry(expiry))).toEqual({ kind: 'expiry', ...expiry });
   });
 
+  it('writes a write entry in the documented layout, so logs written before stay readable', () => {
+    // [1][timeMs f64 LE][db u8][argc varint]([len varint][bytes])*, a length of 200 as two varint bytes.
+    const long = Buffer.alloc(200, 0x61);
+    const expected = Buffer.concat([
+      Buffer.from([1]), Buffer.from(new Float64Array([1_700_000_000_123]).buffer), Buffer.from([4, 4]),
+      Buffer.from([3]), b('set'), Buffer.from([0]), Buffer.from([200 & 0x7f | 0x80, 200 >> 7]), long, Buffer.from([1]), b('x'),
+    ]);
+    expect(encodeWriteEntry({ timeMs: 1_700_000_000_123, db: 4, argv: [b('set'), b(''), long, b('x')] }).equals(expected)).toBe(true);
+  });
+
   it('rejects truncated, trailing and unknown bytes with a typed error', () => {
     const data = encodeWriteEntry({ timeMs: 1, db: 0, argv: argv('GET', 'k') });
     expect(() => decodeEntry(data.subarray(0, data.length - 1))).toThrow(EntryDecodeError);
