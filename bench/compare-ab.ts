@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  cpuMs, loadAverage, log, makeTempDir, redisBenchmark, removeDir, startCluster, startRedis, stopCluster, stopProcess,
+  cpuMs, loadAverage, median, log, makeTempDir, redisBenchmark, removeDir, startCluster, startRedis, stopCluster, stopProcess,
   waitSettled, type LoadResult, type RaftisNode,
 } from './compare-lib.js';
 
@@ -39,12 +39,6 @@ const { values: flags } = parseArgs({
     'b-node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 interface Sample {
   readonly result: LoadResult;

@@ -506,6 +506,13 @@ export async function raftisBench(options: RaftisBenchOptions, scratchDir: strin
 }
 
 /** A command line as a reader would type it (the built main.js shown as `raftis`). */
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 export function shellLine(command: string, args: readonly string[]): string {
   const quote = (arg: string): string => (arg === '' ? "''" : /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
   return [command, ...args].map(quote).join(' ');

@@ -17,7 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  buildRaftis, command, cpuMs, freePorts, loadAverage, log, machineDescription, makeTempDir, redisBenchmark, redisBenchmarkArgs,
+  buildRaftis, command, cpuMs, freePorts, loadAverage, log, machineDescription, makeTempDir, median, redisBenchmark, redisBenchmarkArgs,
   REPO_ROOT, removeDir, startCluster, startProcess, startRedis, stopCluster, stopProcess, waitFor, waitSettled, type LoadResult,
 } from './compare-lib.js';
 
@@ -32,12 +32,6 @@ const { values: flags } = parseArgs({
     'floor-sync-io': { type: 'boolean', default: false },
   },
 });
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 interface Target {
   readonly name: string;

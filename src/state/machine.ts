@@ -124,13 +124,8 @@ export class StateMachine {
       if (error instanceof EntryDecodeError) return { kind: 'error', value: `ERR undecodable log entry: ${error.message}` };
       throw error;
     }
-    // The leader's clock never goes backwards; guard anyway, identically on every replica.
-    const nowMs = Math.max(entry.timeMs, this.lastTime);
-    this.lastTime = nowMs;
+    const nowMs = this.beginApply(index, entry.timeMs);
     const ks = this.keyspace;
-    ks.nowMs = nowMs;
-    ks.index = index;
-    ks.mutable = true;
     try {
       switch (entry.kind) {
         case 'write':
@@ -154,18 +149,26 @@ export class StateMachine {
     }
   }
 
+  /** Opens the keyspace to the entry at `index`, whose clock is `timeMs`; returns its "now". */
+  private beginApply(index: number, timeMs: number): number {
+    // The leader's clock never goes backwards; guard anyway, identically on every replica.
+    const nowMs = Math.max(timeMs, this.lastTime);
+    this.lastTime = nowMs;
+    const ks = this.keyspace;
+    ks.nowMs = nowMs;
+    ks.index = index;
+    ks.mutable = true;
+    return nowMs;
+  }
+
   /**
    * A plain `SET key value`, the most common write, applied from the entry's bytes: what the SET
    * handler does for it (put, no expiry, OK), without decoding the entry into Buffers, resolving
    * the command or making a context.
    */
   private applyPlainSet(index: number, data: Buffer, set: PlainSet): Reply {
-    const nowMs = Math.max(set.timeMs, this.lastTime);
-    this.lastTime = nowMs;
+    this.beginApply(index, set.timeMs);
     const ks = this.keyspace;
-    ks.nowMs = nowMs;
-    ks.index = index;
-    ks.mutable = true;
     try {
       ks.putBytes(set.db, latin1(data, set.keyStart, set.keyEnd), data, set.valueStart, set.valueEnd - set.valueStart);
     } finally {
