@@ -48,7 +48,9 @@ describe('plain SET fast path', () => {
     const others: [string, Buffer][] = [
       ['another command', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('GET'), b('k'), b('v')] })],
       ['a name that only starts like SET', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SETX'), b('k'), b('v')] })],
-      ['a letter that is not s, e or t', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SEX'), b('k'), b('v')] })],
+      ['a first letter that is not s', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('GET'), b('k'), b('v')] })],
+      ['a second letter that is not e', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SAT'), b('k'), b('v')] })],
+      ['a third letter that is not t', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SEX'), b('k'), b('v')] })],
       ['SET with an option', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SET'), b('k'), b('v'), b('NX')] })],
       ['SET with too few arguments', encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SET'), b('k')] })],
       ['a transaction', encodeTransactionEntry({ timeMs: TIME, db: 0, commands: [[b('SET'), b('k'), b('v')]], watches: [] })],
@@ -64,8 +66,16 @@ describe('plain SET fast path', () => {
     others.push(['a negative time', negative]);
     const longVarint = Buffer.concat([plain.subarray(0, 15), Buffer.alloc(8, 0x80), Buffer.from([1])]);
     others.push(['a key length varint of nine bytes', longVarint]);
+    // Made from a plain SET's bytes: another kind of entry; a key that runs to the end with no
+    // value after it; a key length written as a nine-byte varint of 0 (Reader.varint stops at eight).
+    const otherKind = Buffer.from(plain);
+    otherKind[0] = 2;
+    others.push(['another kind of entry', otherKind]);
+    others.push(['no value after the key', Buffer.concat([plain.subarray(0, 15), Buffer.from([1]), b('k')])]);
+    others.push(['a nine-byte varint of 0', Buffer.concat([plain.subarray(0, 15), Buffer.alloc(8, 0x80), Buffer.from([0, 1]), b('v')])]);
     for (const [what, data] of others) expect(plainSetInto(data, scratch()), what).toBe(false);
     expect(plainSetInto(plain, scratch())).toBe(true);
+    expect(plainSetInto(encodeWriteEntry({ timeMs: 0, db: 0, argv: [b('SET'), b('k'), b('v')] }), scratch()), 'time 0').toBe(true);
   });
 
   it('answers bad SET entries as the decoder and the handler do', () => {
@@ -80,6 +90,15 @@ describe('plain SET fast path', () => {
     });
     expect(machine.apply(4, plain)).toEqual({ kind: 'simple', value: 'OK' });
     expect(machine.read(0, [b('GET'), b('k')], TIME)).toEqual({ kind: 'bulk', value: b('v') });
+  });
+
+  it('closes the keyspace to writes after a plain SET, as after any entry', () => {
+    const machine = new StateMachine();
+    const keyspace = (machine as unknown as { keyspace: { mutable: boolean } }).keyspace;
+    machine.apply(1, encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SET'), b('k'), b('v')] }));
+    expect(keyspace.mutable).toBe(false);
+    machine.apply(2, encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SET'), b('k'), b('v'), b('NX')] }));
+    expect(keyspace.mutable).toBe(false);
   });
 
   it('leaves the same keyspace as the SET handler, over random keys, values, databases and TTLs', () => {
