@@ -83,12 +83,7 @@ class Writer {
 
   varint(value: number): void {
     this.reserve(10);
-    let v = value;
-    while (v >= 0x80) {
-      this.scratch[this.used++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.scratch[this.used++] = v;
+    this.used = putVarint(this.scratch, this.used, value);
   }
 
   bytes(value: Uint8Array): void {
@@ -195,7 +190,7 @@ function varintSize(value: number): number {
   return size;
 }
 
-/** Writes `value` as a varint at `at` (as Writer.varint does); returns the end. */
+/** Writes `value` as a varint (LEB128) at `at`; returns the end. */
 function putVarint(target: Buffer, at: number, value: number): number {
   let v = value;
   let end = at;
