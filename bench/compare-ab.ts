@@ -17,8 +17,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  cpuMs, loadAverage, median, log, makeTempDir, redisBenchmark, removeDir, startCluster, startRedis, stopCluster, stopProcess,
-  waitSettled, type LoadResult, type RaftisNode,
+  loadAverage, log, makeTempDir, median, removeDir, runInterleaved, startCluster, startRedis, stopCluster, stopProcess, waitSettled,
+  type BenchSample, type BenchTarget, type RaftisNode,
 } from './compare-lib.js';
 
 const { values: flags } = parseArgs({
@@ -40,11 +40,6 @@ const { values: flags } = parseArgs({
   },
 });
 
-interface Sample {
-  readonly result: LoadResult;
-  readonly cpuUsPerOp: number;
-}
-
 async function main(): Promise<void> {
   if (flags.a === undefined || flags.b === undefined) throw new Error('give --a and --b (two built main.js files, or one twice with --a-arg/--b-arg)');
   const builds = { A: path.resolve(flags.a), B: path.resolve(flags.b) };
@@ -56,31 +51,18 @@ async function main(): Promise<void> {
     const leader = await waitSettled(cluster);
     return flags.follower ? (cluster.nodes.find((node) => node !== leader) as RaftisNode) : leader;
   };
-  const targets = [
-    { name: 'redis-server', port: redis.port, pid: redis.child.pid },
-    { name: 'A', ...await pick(clusterA).then((node) => ({ port: node.port, pid: node.child.pid })) },
-    { name: 'B', ...await pick(clusterB).then((node) => ({ port: node.port, pid: node.child.pid })) },
+  const targets: BenchTarget[] = [
+    { name: 'redis-server', port: redis.port, pids: [redis.child.pid] },
+    { name: 'A', ...await pick(clusterA).then((node) => ({ port: node.port, pids: [node.child.pid] })) },
+    { name: 'B', ...await pick(clusterB).then((node) => ({ port: node.port, pids: [node.child.pid] })) },
   ];
   const tests = (flags.tests ?? 'set,get').split(',') as ('set' | 'get')[];
   const pipelines = (flags.pipelines ?? '1,16').split(',').map(Number);
-  const samples = new Map<string, Sample[]>();
   const loadBefore = loadAverage();
-  for (const target of targets) await redisBenchmark({ port: target.port, tests: ['set', 'get'], requests: 10_000, pipeline: 16 });
-  for (let round = 1; round <= Number(flags.rounds); round++) {
-    for (const pipeline of pipelines) {
-      const requests = Number(pipeline === 1 ? flags['requests-p1'] : flags['requests-p16']);
-      for (const test of tests) {
-        for (const target of targets) {
-          const cpu0 = cpuMs(target.pid);
-          const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
-          if (!result) throw new Error(`no ${test} result`);
-          const key = `${test.toUpperCase()} -P ${pipeline}|${target.name}`;
-          samples.set(key, [...(samples.get(key) ?? []), { result, cpuUsPerOp: ((cpuMs(target.pid) - cpu0) * 1000) / requests }]);
-          log(`round ${round} ${key}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms`);
-        }
-      }
-    }
-  }
+  const samplesOf = await runInterleaved({
+    targets, tests, pipelines, rounds: Number(flags.rounds), warmupRequests: 10_000,
+    requests: (pipeline) => Number(pipeline === 1 ? flags['requests-p1'] : flags['requests-p16']),
+  });
   const lines = [
     `A = ${[...flags['a-node-arg'], builds.A, ...flags['a-arg']].join(' ')}`,
     `B = ${[...flags['b-node-arg'], builds.B, ...flags['b-arg']].join(' ')}`,
@@ -91,7 +73,7 @@ async function main(): Promise<void> {
   ];
   for (const pipeline of pipelines) {
     for (const test of tests) {
-      const get = (name: string): Sample[] => samples.get(`${test.toUpperCase()} -P ${pipeline}|${name}`) ?? [];
+      const get = (name: string): BenchSample[] => samplesOf(test, pipeline, name);
       const ops = (name: string): number => median(get(name).map((s) => s.result.opsPerSec));
       const p = (name: string, which: 'p50Ms' | 'p99Ms'): string => median(get(name).map((s) => s.result[which])).toFixed(1);
       const cpu = (name: string): string => median(get(name).map((s) => s.cpuUsPerOp)).toFixed(1);

@@ -506,6 +506,59 @@ export async function raftisBench(options: RaftisBenchOptions, scratchDir: strin
 }
 
 /** A command line as a reader would type it (the built main.js shown as `raftis`). */
+/** A server that interleaved runs load: its port, and the processes whose CPU time it costs. */
+export interface BenchTarget {
+  readonly name: string;
+  readonly port: number;
+  readonly pids: readonly (number | undefined)[];
+}
+
+export interface BenchSample {
+  readonly result: LoadResult;
+  /** CPU time of the target's processes per request, µs. */
+  readonly cpuUsPerOp: number;
+}
+
+export interface InterleavedOptions {
+  readonly targets: readonly BenchTarget[];
+  readonly tests: readonly ('set' | 'get')[];
+  readonly pipelines: readonly number[];
+  readonly rounds: number;
+  readonly requests: (pipeline: number) => number;
+  /** Requests of SET then GET at -P 16 sent to each target first (fills the keys GET reads, warms V8). */
+  readonly warmupRequests: number;
+}
+
+/**
+ * Runs every redis-benchmark workload against every target in turn, round after round, so the
+ * machine's other load affects them alike (bench/compare-ab.ts, bench/floor.ts). Returns the
+ * samples of one workload on one target.
+ */
+export async function runInterleaved(options: InterleavedOptions): Promise<(test: string, pipeline: number, target: string) => BenchSample[]> {
+  const key = (test: string, pipeline: number, target: string): string => `${test.toUpperCase()} -P ${pipeline}|${target}`;
+  const samples = new Map<string, BenchSample[]>();
+  const cpuOf = (target: BenchTarget): number => target.pids.reduce((sum: number, pid) => sum + cpuMs(pid), 0);
+  for (const target of options.targets) {
+    await redisBenchmark({ port: target.port, tests: ['set', 'get'], requests: options.warmupRequests, pipeline: 16 });
+  }
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const pipeline of options.pipelines) {
+      const requests = options.requests(pipeline);
+      for (const test of options.tests) {
+        for (const target of options.targets) {
+          const cpu0 = cpuOf(target);
+          const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
+          if (!result) throw new Error(`no ${test} result`);
+          const name = key(test, pipeline, target.name);
+          samples.set(name, [...(samples.get(name) ?? []), { result, cpuUsPerOp: ((cpuOf(target) - cpu0) * 1000) / requests }]);
+          log(`round ${round} ${name}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms`);
+        }
+      }
+    }
+  }
+  return (test, pipeline, target) => samples.get(key(test, pipeline, target)) ?? [];
+}
+
 /** The median of `values` (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);

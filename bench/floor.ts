@@ -17,8 +17,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  buildRaftis, command, cpuMs, freePorts, loadAverage, log, machineDescription, makeTempDir, median, redisBenchmark, redisBenchmarkArgs,
-  REPO_ROOT, removeDir, startCluster, startProcess, startRedis, stopCluster, stopProcess, waitFor, waitSettled, type LoadResult,
+  buildRaftis, command, freePorts, loadAverage, log, machineDescription, makeTempDir, median, redisBenchmarkArgs, REPO_ROOT, removeDir,
+  runInterleaved, startCluster, startProcess, startRedis, stopCluster, stopProcess, waitFor, waitSettled, type BenchSample, type BenchTarget,
 } from './compare-lib.js';
 
 const { values: flags } = parseArgs({
@@ -32,17 +32,6 @@ const { values: flags } = parseArgs({
     'floor-sync-io': { type: 'boolean', default: false },
   },
 });
-
-interface Target {
-  readonly name: string;
-  readonly port: number;
-  readonly pids: readonly (number | undefined)[];
-}
-
-interface Sample {
-  readonly result: LoadResult;
-  readonly cpuUsPerOp: number;
-}
 
 async function startFloor(dir: string): Promise<{ port: number; stop: () => Promise<void>; pids: (number | undefined)[] }> {
   const [clientPort, followerA, followerB] = (await freePorts(3)) as [number, number, number];
@@ -86,33 +75,18 @@ async function main(): Promise<void> {
   const floor = await startFloor(path.join(scratch, 'floor'));
   const cluster = await startCluster({ main, dataDir: path.join(scratch, 'raftis') });
   const leader = await waitSettled(cluster);
-  const targets: Target[] = [
+  const targets: BenchTarget[] = [
     { name: 'redis-server', port: redis.port, pids: [redis.child.pid] },
     { name: 'floor', port: floor.port, pids: floor.pids },
     { name: 'raftis', port: leader.port, pids: cluster.nodes.map((node) => node.child.pid) },
   ];
   const tests = (flags.tests ?? 'set,get').split(',') as ('set' | 'get')[];
   const pipelines = (flags.pipelines ?? '1,16').split(',').map(Number);
-  const samples = new Map<string, Sample[]>();
   const loadBefore = loadAverage();
-  // Warm-up: fills the keyspace GET reads and lets V8 optimise the hot paths.
-  for (const target of targets) await redisBenchmark({ port: target.port, tests: ['set', 'get'], requests: 20_000, pipeline: 16 });
-  const cpuOf = (target: Target): number => target.pids.reduce((sum: number, pid) => sum + cpuMs(pid), 0);
-  for (let round = 1; round <= Number(flags.rounds); round++) {
-    for (const pipeline of pipelines) {
-      const requests = Number(pipeline === 1 ? flags['requests-p1'] : flags['requests-p16']);
-      for (const test of tests) {
-        for (const target of targets) {
-          const cpu0 = cpuOf(target);
-          const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
-          if (!result) throw new Error(`no ${test} result`);
-          const key = `${test.toUpperCase()} -P ${pipeline}|${target.name}`;
-          samples.set(key, [...(samples.get(key) ?? []), { result, cpuUsPerOp: ((cpuOf(target) - cpu0) * 1000) / requests }]);
-          log(`round ${round} ${key}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms`);
-        }
-      }
-    }
-  }
+  const samplesOf = await runInterleaved({
+    targets, tests, pipelines, rounds: Number(flags.rounds), warmupRequests: 20_000,
+    requests: (pipeline) => Number(pipeline === 1 ? flags['requests-p1'] : flags['requests-p16']),
+  });
   const lines = [
     `${machineDescription()}; load average ${loadBefore} before, ${loadAverage()} after. ${flags.rounds} rounds, medians.`,
     `redis-server ${redis.version} with appendfsync always; the floor's I/O ${flags['floor-sync-io'] ? 'blocking (--floor-sync-io)' : 'in the thread pool'}; `
@@ -123,7 +97,7 @@ async function main(): Promise<void> {
   ];
   for (const pipeline of pipelines) {
     for (const test of tests) {
-      const get = (name: string): Sample[] => samples.get(`${test.toUpperCase()} -P ${pipeline}|${name}`) ?? [];
+      const get = (name: string): BenchSample[] => samplesOf(test, pipeline, name);
       const ops = (name: string): number => median(get(name).map((s) => s.result.opsPerSec));
       const p50 = (name: string): string => median(get(name).map((s) => s.result.p50Ms)).toFixed(2);
       const cpu = (name: string): string => median(get(name).map((s) => s.cpuUsPerOp)).toFixed(1);
