@@ -34,9 +34,7 @@ describe('plain SET fast path', () => {
         const data = encodeWriteEntry({ timeMs: TIME, db: 7, argv: [b('sEt'), key, value] });
         const out = scratch();
         expect(plainSetInto(data, out)).toBe(true);
-        expect(out).toEqual({
-          timeMs: TIME, db: 7, keyStart: out.keyStart, keyEnd: out.keyStart + keyBytes, valueStart: out.valueStart, valueEnd: data.length,
-        });
+        expect([out.timeMs, out.db, out.valueEnd]).toEqual([TIME, 7, data.length]);
         expect(data.subarray(out.keyStart, out.keyEnd).equals(key)).toBe(true);
         expect(data.subarray(out.valueStart, out.valueEnd).equals(value)).toBe(true);
       }
