@@ -224,9 +224,11 @@ function entryHashInto(key: string, keyHash: number, stored: Stored): void {
 
 /** Counts a key just stored into its database's digest, memory, size and expiry figures; true when it expires. */
 function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean {
-  entryHashInto(key, keyHash, stored);
-  db.digestA = (db.digestA + scratch.a) >>> 0;
-  db.digestB = (db.digestB + scratch.b) >>> 0;
+  if (db.digestTracked) {
+    entryHashInto(key, keyHash, stored);
+    db.digestA = (db.digestA + scratch.a) >>> 0;
+    db.digestB = (db.digestB + scratch.b) >>> 0;
+  }
   db.memoryBytes += key.length + storedValueLength(stored) + overheadOf(stored);
   db.size++;
   if (typeof stored === 'string' || stored.expiresAtMs === 0) return false;
@@ -237,9 +239,11 @@ function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean 
 
 /** The reverse of countIn, for a key about to be replaced or deleted. */
 function countOut(db: Db, key: string, keyHash: number, stored: Stored): void {
-  entryHashInto(key, keyHash, stored);
-  db.digestA = (db.digestA - scratch.a) >>> 0;
-  db.digestB = (db.digestB - scratch.b) >>> 0;
+  if (db.digestTracked) {
+    entryHashInto(key, keyHash, stored);
+    db.digestA = (db.digestA - scratch.a) >>> 0;
+    db.digestB = (db.digestB - scratch.b) >>> 0;
+  }
   db.memoryBytes -= key.length + storedValueLength(stored) + overheadOf(stored);
   db.size--;
   if (typeof stored !== 'string' && stored.expiresAtMs !== 0) {
@@ -264,6 +268,11 @@ export class Db {
   expiresCount = 0;
   /** Sum of expiresAtMs over the keys that have one (for INFO's avg_ttl). */
   expiresAtSumMs = 0;
+  /**
+   * Whether digestA and digestB are kept: off until the digest is first asked for (see
+   * Keyspace.digest), because hashing the old and the new value is a third of a plain SET's apply.
+   */
+  digestTracked = false;
   digestA = 0;
   digestB = 0;
   memoryBytes = 0;
@@ -620,6 +629,7 @@ export class Keyspace {
     this.assertMutable();
     const old = this.db(dbIndex);
     const fresh = new Db(dbIndex);
+    fresh.digestTracked = old.digestTracked;
     fresh.tombstones = old.tombstones;
     fresh.tombstoneFloor = old.tombstoneFloor;
     fresh.epoch = old.epoch;
@@ -765,16 +775,54 @@ export class Keyspace {
     return undefined;
   }
 
-  /** The digest of the whole keyspace: independent of insertion order, 16 hex digits. */
+  /**
+   * The digest of the whole keyspace: independent of insertion order, 16 hex digits. The first
+   * call hashes every stored key (O(keys)) and turns tracking on, so that later calls cost
+   * O(databases); until then writes skip the hashing. A restore turns it off again.
+   */
   digest(): string {
     const lanes: Lanes = { a: 0x12345678, b: 0x9abcdef0 };
     for (const db of this.dbs) {
+      if (!db.digestTracked) trackDigest(db);
       if (db.size === 0) continue;
       mixNumbersInto(lanes, db.index, db.size);
       mixNumbersInto(lanes, db.digestA, db.digestB);
     }
     return (lanes.a >>> 0).toString(16).padStart(8, '0') + (lanes.b >>> 0).toString(16).padStart(8, '0');
   }
+
+  /** Whether writes keep the digest up to date (digest() has been called since the last untrack). */
+  get digestTracked(): boolean {
+    return this.dbs.every((db) => db.digestTracked);
+  }
+
+  /** Stops keeping the digest: the next digest() hashes every key again. */
+  untrackDigest(): void {
+    for (const db of this.dbs) {
+      db.digestTracked = false;
+      db.digestA = 0;
+      db.digestB = 0;
+    }
+  }
+}
+
+/** Computes a database's digest sums from its keys, and keeps them from now on. */
+function trackDigest(db: Db): void {
+  let a = 0;
+  let b = 0;
+  const slots = db.slots ?? [];
+  for (let slot = 0; slot < slots.length; slot++) {
+    const map = slots[slot];
+    if (map === undefined) continue;
+    map.forEach((stored, key) => {
+      entryHashInto(key, slotHash(key), stored);
+      a = (a + scratch.a) >>> 0;
+      b = (b + scratch.b) >>> 0;
+    });
+  }
+  db.digestA = a;
+  db.digestB = b;
+  db.digestTracked = true;
 }
 
 /** An entry's value with a new expiry and index, in its stored form (no copy of a long value). */

@@ -13,6 +13,10 @@
 //     ([3][len u32][key][index f64])*                tombstones, oldest first
 //     ([1][len u32][key][len u32][value][expiresAtMs f64][modIndex f64])*   keys
 //   [0][keyCount f64][digest: 16 ascii hex digits]    trailer, checked on restore
+// The digest is Keyspace.digest() at the snapshot's index, or UNTRACKED_DIGEST when the keyspace
+// was not keeping it (nobody had asked for RAFT.DIGEST): hashing every write only for this check
+// would cost a third of a SET's apply. The bytes themselves are checksummed by the snapshot file
+// and its transfer; the digest adds a check of the copy-on-write image when it is there.
 // A chunk boundary may fall anywhere, even inside a value.
 
 import {
@@ -22,6 +26,8 @@ import {
 
 const MAGIC = Buffer.from('RFTSNAP1', 'latin1');
 const VERSION = 1;
+/** The trailer's digest of a snapshot taken while the keyspace was not keeping one. */
+export const UNTRACKED_DIGEST = '-'.repeat(16);
 const TAG_END = 0;
 const TAG_KEY = 1;
 const TAG_DB = 2;
@@ -44,6 +50,7 @@ export interface SnapshotMeta {
   readonly appliedIndex: number;
   readonly lastTimeMs: number;
   readonly keyCount: number;
+  /** Keyspace.digest() at appliedIndex, or UNTRACKED_DIGEST. */
   readonly digest: string;
 }
 
@@ -179,7 +186,7 @@ export class SnapshotWriter implements CowCursor {
       });
       keyCount += db.size;
     });
-    this.meta = { appliedIndex, lastTimeMs, keyCount, digest: keyspace.digest() };
+    this.meta = { appliedIndex, lastTimeMs, keyCount, digest: keyspace.digestTracked ? keyspace.digest() : UNTRACKED_DIGEST };
     if (keyspace.cow !== null && keyspace.cow instanceof SnapshotWriter) keyspace.cow.cancel();
     keyspace.cow = this;
   }
@@ -504,9 +511,13 @@ export class SnapshotRestorer {
     }
     if (!ks.loadedCountsMatch()) throw new SnapshotFormatError('snapshot holds a key more than once');
     ks.finishLoad();
-    const digest = ks.digest();
-    if (digest !== this.trailer.digest) {
-      throw new SnapshotFormatError(`snapshot digest ${digest} does not match trailer ${this.trailer.digest}`);
+    if (this.trailer.digest !== UNTRACKED_DIGEST) {
+      const digest = ks.digest();
+      if (digest !== this.trailer.digest) {
+        throw new SnapshotFormatError(`snapshot digest ${digest} does not match trailer ${this.trailer.digest}`);
+      }
+      // Checked; a restored replica keeps no digest until asked, as a fresh one.
+      ks.untrackDigest();
     }
     return { keyspace: ks, appliedIndex: this.header.appliedIndex, lastTimeMs: this.header.lastTimeMs };
   }

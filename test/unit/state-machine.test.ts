@@ -13,6 +13,7 @@ import {
 } from '../../src/state/index.js';
 import { valueHashInto } from '../../src/state/hash.js';
 import { STRING_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { UNTRACKED_DIGEST } from '../../src/state/snapshot.js';
 import { encodeReply } from './commands/encode-reply.js';
 import { EngineClient } from './state/harness.js';
 import { randomSequence, seededRng } from './state/random-commands.js';
@@ -90,6 +91,9 @@ describe('determinism and the digest', () => {
         return reply;
       };
       const rng = seededRng(seed);
+      // The leader keeps its digest from the start (written by every apply); the follower's is
+      // counted from its keys when first asked for: the two ways must agree.
+      leader.machine.digest();
       for (const command of randomSequence(rng, 500)) {
         now += Math.floor(rng() * 50);
         leader.call(...command);
@@ -101,6 +105,34 @@ describe('determinism and the digest', () => {
       });
       expect(follower.digest()).toBe(leader.machine.digest());
       expect(follower.info(now)).toEqual(leader.machine.info(now));
+    }
+  });
+
+  it('keeps the digest it tracks equal to one counted afresh, after every entry', () => {
+    for (const seed of [6, 7, 8]) {
+      let now = 1_700_000_000_000;
+      const client = new EngineClient(new StateMachine(), () => now);
+      const entries: Buffer[] = [];
+      const tracked: string[] = [];
+      const original = client.machine.apply.bind(client.machine);
+      client.machine.apply = (index, data) => {
+        entries.push(Buffer.from(data));
+        const reply = original(index, data);
+        tracked.push(client.machine.digest());
+        return reply;
+      };
+      const rng = seededRng(seed);
+      for (const command of randomSequence(rng, 400)) {
+        now += Math.floor(rng() * 50);
+        client.call(...command);
+        if (rng() < 0.05) client.sweep();
+      }
+      expect(new Set(tracked).size).toBeGreaterThan(50);
+      for (let upTo = 1; upTo <= entries.length; upTo += 1 + Math.floor(rng() * 30)) {
+        const fresh = new StateMachine();
+        for (let i = 0; i < upTo; i++) fresh.apply(i + 1, entries[i]!);
+        expect(fresh.digest(), `seed=${seed} after entry ${upTo}`).toBe(tracked[upTo - 1]);
+      }
     }
   });
 
@@ -406,16 +438,20 @@ describe('snapshots', () => {
   }
 
   it('reproduces exactly the state at its index while writes keep being applied', () => {
-    for (const seed of [11, 12, 13]) {
+    // With the digest kept, the image carries it and the restore checks the copy-on-write result
+    // against it; without, the image carries UNTRACKED_DIGEST and `contents` alone checks it.
+    for (const [seed, keepsDigest] of [[11, true], [12, false], [13, true]] as const) {
       const { client, advance, now } = clocked();
       // A random history (tombstones, TTLs, several databases), then enough keys to span many slots.
       populate(client, seed, 600, advance);
       for (let i = 0; i < 3000; i++) client.call('SET', `bulk:${i}`, `value-${i}`, ...(i % 7 === 0 ? ['EX', '1000'] : []));
       client.call('SET', 'large', Buffer.alloc(300_000, 'z'));
+      if (keepsDigest) client.machine.digest();
       const reference = new StateMachine();
       const writer = client.machine.beginSnapshot();
       expect(writer.meta.appliedIndex).toBe(client.index);
-      expect(writer.meta.digest).toBe(client.machine.digest());
+      const digestAtSnapshot = client.machine.digest();
+      expect(writer.meta.digest).toBe(keepsDigest ? digestAtSnapshot : UNTRACKED_DIGEST);
       // Replay the same history into a reference machine that stops at the snapshot index.
       const atSnapshot = contents(client.machine, now());
       const chunks: Buffer[] = [];
@@ -435,7 +471,7 @@ describe('snapshots', () => {
       }
       expect(chunks.length).toBeGreaterThan(5);
       reference.restoreFromChunks(chunks);
-      expect(reference.digest(), `seed=${seed}`).toBe(writer.meta.digest);
+      expect(reference.digest(), `seed=${seed}`).toBe(digestAtSnapshot);
       expect(reference.appliedIndex).toBe(writer.meta.appliedIndex);
       expect(contents(reference, now())).toEqual(atSnapshot);
       expect(client.machine.info(now()).snapshotInProgress).toBe(false);

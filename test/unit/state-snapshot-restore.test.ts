@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/resp/reply.js';
 import { StateMachine, SnapshotFormatError, encodeWriteEntry } from '../../src/state/index.js';
 import { PACKED_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { UNTRACKED_DIGEST } from '../../src/state/snapshot.js';
 import { encodeReply } from './commands/encode-reply.js';
 import { EngineClient } from './state/harness.js';
 import { randomSequence, seededRng } from './state/random-commands.js';
@@ -137,9 +138,32 @@ describe('restoring a snapshot pushed in pieces', () => {
   });
 });
 
+describe('the digest in the trailer', () => {
+  it('is written only while the keyspace keeps one', () => {
+    const client = source();
+    const untracked = client.machine.beginSnapshot();
+    expect(untracked.meta.digest).toBe(UNTRACKED_DIGEST);
+    untracked.cancel();
+    const digest = client.machine.digest();
+    expect(digest).toMatch(/^[0-9a-f]{16}$/);
+    expect(client.machine.beginSnapshot().meta.digest).toBe(digest);
+  });
+
+  it('is checked on restore, and the restored machine keeps none until asked', () => {
+    const client = source();
+    client.machine.digest();
+    const restored = restoreInPieces(image(client.machine, 1 << 20), [10, 2000]);
+    expect(restored.beginSnapshot().meta.digest).toBe(UNTRACKED_DIGEST);
+    expect(restored.digest()).toBe(client.machine.digest());
+    expect(restored.beginSnapshot().meta.digest).toBe(client.machine.digest());
+  });
+});
+
 describe('rejecting a corrupt snapshot', () => {
   const client = new EngineClient(new StateMachine(), () => NOW);
   client.call('MSET', 'a', '1', 'b', '2', 'c', '3');
+  // Kept from here on, so the image carries a digest for the restore to check.
+  client.machine.digest();
   const stream = image(client.machine, 1 << 20);
   /** Offset of the first key record (tag 1) after the database header. */
   const firstKey = stream.indexOf(Buffer.from([1, 1, 0, 0, 0]), 8 + 17 + 18);
