@@ -115,6 +115,43 @@ function resolved(spec: CommandSpec): Resolution {
   return resolvedOf.get(spec) ?? { ok: true, spec };
 }
 
+/**
+ * byWireName by bytes, so that resolving a command sent in lower or upper case makes no string:
+ * slicing argv[0] to a string and hashing it was most of resolveCommand's time, which was a tenth
+ * of a leader's under GET -P 16 (docs/performance.md). A small open hash of the name's length
+ * and a few of its bytes picks a bucket; the bytes are then compared in full.
+ */
+interface WireName {
+  readonly bytes: Buffer;
+  readonly spec: CommandSpec;
+  readonly resolution: Resolution;
+}
+
+const WIRE_BUCKETS = 1024;
+const wireBuckets: WireName[][] = Array.from({ length: WIRE_BUCKETS }, () => []);
+
+function wireBucket(bytes: Uint8Array, length: number): number {
+  return (length * 131 + bytes[0]! * 31 + bytes[length >> 1]! * 17 + bytes[length - 1]! * 7) & (WIRE_BUCKETS - 1);
+}
+
+for (const [name, spec] of byWireName) {
+  const bytes = Buffer.from(name, 'latin1');
+  wireBuckets[wireBucket(bytes, bytes.length)]!.push({ bytes, spec, resolution: resolved(spec) });
+}
+
+/** The command whose wire name is exactly `first`'s bytes, if any. */
+function findWireName(first: Buffer): WireName | undefined {
+  const length = first.length;
+  if (length === 0) return undefined;
+  next: for (const candidate of wireBuckets[wireBucket(first, length)]!) {
+    const bytes = candidate.bytes;
+    if (bytes.length !== length) continue;
+    for (let i = 0; i < length; i++) if (bytes[i] !== first[i]) continue next;
+    return candidate;
+  }
+  return undefined;
+}
+
 /** Looks up a top-level command by its lower-case name. */
 export function lookupCommand(nameLowercase: string): CommandSpec | undefined {
   return byName.get(nameLowercase);
@@ -194,10 +231,9 @@ export function arityAccepts(arity: number, argc: number): boolean {
 export function resolveCommand(argv: readonly Buffer[]): Resolution {
   const first = argv[0];
   if (first === undefined) throw new Error('resolveCommand: empty argv');
-  const sent = latin1(first, 0, first.length);
-  const plain = byWireName.get(sent);
-  if (plain !== undefined) return arityAccepts(plain.arity, argv.length) ? resolved(plain) : { ok: false, error: arityError(plain) };
-  const name = sent.toLowerCase();
+  const wire = findWireName(first);
+  if (wire !== undefined) return arityAccepts(wire.spec.arity, argv.length) ? wire.resolution : { ok: false, error: arityError(wire.spec) };
+  const name = latin1(first, 0, first.length).toLowerCase();
   const spec = byName.get(name);
   if (spec === undefined) {
     const unsupported = UNSUPPORTED.get(name);

@@ -66,6 +66,26 @@ describe('command table', () => {
     expect(set.ok && set.spec.name).toBe('set');
   });
 
+  it('resolves every command by name in any case, and nothing that differs from one by a byte', () => {
+    const arityArgs = (arity: number): string[] => Array.from({ length: Math.abs(arity) - 1 }, () => 'x');
+    for (const spec of COMMANDS) {
+      if (spec.subcommands !== undefined && spec.subcommands.length > 0) continue;
+      const mixed = [...spec.name].map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('');
+      for (const name of [spec.name, spec.name.toUpperCase(), mixed]) {
+        const result = resolveCommand(argv(name, ...arityArgs(spec.arity)));
+        expect(result.ok && result.spec, name).toBe(spec);
+        // The same bytes with one changed, cut short or extended name no command of this table.
+        for (const other of [`${name.slice(0, -1)}~`, `~${name.slice(1)}`, name.slice(0, -1), `${name}~`]) {
+          const near = resolveCommand(argv(other, ...arityArgs(spec.arity)));
+          if (near.ok) expect(near.spec.name, other).toBe(other.toLowerCase());
+        }
+      }
+      const middle = spec.name.length >> 1;
+      const changed = `${spec.name.slice(0, middle)}~${spec.name.slice(middle + 1)}`;
+      expect(resolveCommand(argv(changed, ...arityArgs(spec.arity))).ok, changed).toBe(false);
+    }
+  });
+
   it('limits the echoed arguments as Redis does (128 bytes)', () => {
     const long = 'x'.repeat(200);
     const result = resolveCommand(argv('nope', long, 'second'));
