@@ -754,13 +754,14 @@ export class RaftNode implements Executor {
     // now (what evaluateReadsThrough would do next), so its arguments need no copy: they are
     // views into the connection's input, valid only until it parses more.
     const evaluateNow = target <= this.appliedThrough && this.unevaluatedReads.length === 0;
+    const now = Date.now();
     const read: PendingRead = {
       db,
       argv: evaluateNow ? NO_ARGS : argv.map((arg) => Buffer.from(arg)),
       completion,
       target,
-      deadline: Date.now() + this.options.commandTimeoutMs,
-      reply: evaluateNow ? this.machine.read(db, argv, Date.now()) : undefined,
+      deadline: now + this.options.commandTimeoutMs,
+      reply: evaluateNow ? this.machine.read(db, argv, now) : undefined,
       confirmed: false,
       done: false,
     };
