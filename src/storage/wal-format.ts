@@ -13,7 +13,7 @@
 // recovery keeps only whole batches, so a save is all or nothing. Every segment opens with its
 // own batch: [segmentHeader, hardState (when there is one), batchEnd].
 import type { Entry, HardState } from '../raft/types.js';
-import { crc32Of, readU64, writeU32, writeU64 } from './binary.js';
+import { crc32Of, putU32, readU64, writeU32, writeU64 } from './binary.js';
 import { decodeEntry, encodeEntryInto, encodedEntrySize } from './entry-codec.js';
 
 export const RECORD_HEADER_BYTES = 9;
@@ -80,10 +80,10 @@ export function entryRecordBytes(entry: Entry): number {
 /** Fills in the length and checksum of a record whose payload is already at offset + 9. */
 function sealRecord(target: Buffer, offset: number, type: RecordType, payloadBytes: number): number {
   if (payloadBytes > MAX_RECORD_PAYLOAD_BYTES) throw new Error(`record payload of ${payloadBytes} bytes exceeds ${MAX_RECORD_PAYLOAD_BYTES}`);
-  target.writeUInt32BE(payloadBytes, offset);
+  putU32(target, offset, payloadBytes);
   target[offset + 8] = type;
   const end = offset + RECORD_HEADER_BYTES + payloadBytes;
-  target.writeUInt32BE(crc32Of(target, offset + 8, end), offset + 4);
+  putU32(target, offset + 4, crc32Of(target, offset + 8, end));
   return end;
 }
 

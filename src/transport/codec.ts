@@ -11,6 +11,7 @@
 // assertion: our own bug).
 
 import { crc32 } from 'node:zlib';
+import { putU32 } from '../storage/binary.js';
 import {
   assertNever,
   type ConfChange,
@@ -186,6 +187,8 @@ function messageSize(msg: Message): number {
       return MESSAGE_HEADER_BYTES + 1;
     case 'append': {
       let size = MESSAGE_HEADER_BYTES + 8 + 8 + 8 + 4;
+      const encoded = encodedBefore(msg.entries);
+      if (encoded !== null) return size + encoded.length;
       for (const entry of msg.entries) size += entrySize(entry);
       return size;
     }
@@ -225,15 +228,15 @@ class Writer {
     if (!Number.isInteger(value) || value < 0 || value >= TWO_POW_32) {
       throw new Error(`cannot encode ${field}=${value}: not a u32`);
     }
-    this.buf.writeUInt32BE(value, this.offset);
+    putU32(this.buf, this.offset, value);
     this.offset += 4;
   }
   u64(value: number, field: string): void {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new Error(`cannot encode ${field}=${value}: not a non-negative safe integer`);
     }
-    this.buf.writeUInt32BE(Math.floor(value / TWO_POW_32), this.offset);
-    this.buf.writeUInt32BE(value % TWO_POW_32, this.offset + 4);
+    putU32(this.buf, this.offset, Math.floor(value / TWO_POW_32));
+    putU32(this.buf, this.offset + 4, value >>> 0);
     this.offset += 8;
   }
   bool(value: boolean): void {
@@ -275,6 +278,37 @@ function writeEntry(w: Writer, entry: Entry): void {
   }
 }
 
+/**
+ * The entries of the last append encoded, and their bytes. A leader sends the same entries to
+ * every follower that keeps up, so the second message copies them instead of encoding them again.
+ * Entries are immutable, so the same objects encode to the same bytes: a run of them is known by
+ * its first and last entry and its length (a log can only lose a suffix, so a different run with
+ * those ends would need the last entry object to have left the log and come back).
+ */
+let lastEncoded: { readonly first: Entry; readonly last: Entry; readonly count: number; readonly bytes: Buffer } | null = null;
+/** Shorter runs are encoded each time: the bookkeeping would cost about what it saves. */
+const REUSE_ENTRIES_MIN = 4;
+
+function encodedBefore(entries: readonly Entry[]): Buffer | null {
+  const last = lastEncoded;
+  if (last === null || entries.length !== last.count) return null;
+  return entries[0] === last.first && entries[entries.length - 1] === last.last ? last.bytes : null;
+}
+
+function writeEntries(w: Writer, entries: readonly Entry[]): void {
+  const encoded = encodedBefore(entries);
+  if (encoded !== null) {
+    w.raw(encoded);
+    return;
+  }
+  const start = w.offset;
+  for (const entry of entries) writeEntry(w, entry);
+  if (entries.length >= REUSE_ENTRIES_MIN) {
+    // A copy: the frame itself belongs to the caller, who may do anything with it.
+    lastEncoded = { first: entries[0]!, last: entries[entries.length - 1]!, count: entries.length, bytes: Buffer.from(w.buf.subarray(start, w.offset)) };
+  }
+}
+
 function writeMessage(w: Writer, msg: Message): void {
   w.u8(MESSAGE_CODES[msg.type]);
   w.u32(msg.group, 'group');
@@ -300,7 +334,7 @@ function writeMessage(w: Writer, msg: Message): void {
       w.u64(msg.prevTerm, 'prevTerm');
       w.u64(msg.commit, 'commit');
       w.u32(msg.entries.length, 'entries.length');
-      for (const entry of msg.entries) writeEntry(w, entry);
+      writeEntries(w, msg.entries);
       return;
     case 'appendResp':
       w.bool(msg.reject);

@@ -23,7 +23,7 @@ import {
   type Frame,
   type FrameType,
 } from '../../src/transport/codec.js';
-import type { Message, MessageType } from '../../src/raft/types.js';
+import type { Entry, Message, MessageType } from '../../src/raft/types.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_U32 = 0xffff_ffff;
@@ -184,6 +184,40 @@ describe('message and frame round trips', () => {
 
   it.each(ALL_FRAMES.map((f, i) => [`${i}:${f.type}`, f] as const))('frame %s', (_name, frame) => {
     expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
+  });
+
+  describe('the same entries sent to a second follower', () => {
+    const entry = (index: number, text: string): Entry => ({ term: 3, index, kind: 'normal', data: Buffer.from(text) });
+    const run = (from: number, text: string, count = 6): Entry[] => Array.from({ length: count }, (_, k) => entry(from + k, `${text}-${from + k}`));
+    const append = (to: number, entries: readonly Entry[]): MessageOf<'append'> => (
+      { type: 'append', group: 0, from: 1, to, term: 3, prevIndex: entries[0]!.index - 1, prevTerm: 3, commit: 2, entries });
+    const roundTrip = (message: Message): void => {
+      expect(decodeFrame(encodeMessage(message))).toEqual({ type: 'message', message });
+    };
+
+    it('encode to the same bytes, whatever became of the first frame', () => {
+      const entries = run(10, 'a');
+      const first = encodeMessage(append(2, entries));
+      const again = encodeMessage(append(2, entries));
+      expect(again.equals(first)).toBe(true);
+      // The caller owns a frame: changing it must not change the next one.
+      first.fill(0xee);
+      roundTrip(append(3, entries));
+      roundTrip(append(3, [...entries]));
+    });
+
+    it('are told apart from other entries of the same count, first or last entry', () => {
+      const entries = run(10, 'a');
+      encodeMessage(append(2, entries));
+      roundTrip(append(3, run(10, 'b')));
+      encodeMessage(append(2, entries));
+      roundTrip(append(3, [...entries.slice(0, -1), entry(15, 'other last')]));
+      encodeMessage(append(2, entries));
+      roundTrip(append(3, [entry(10, 'other first'), ...entries.slice(1)]));
+      encodeMessage(append(2, entries));
+      roundTrip(append(3, entries.slice(0, -1)));
+      roundTrip(append(3, [...entries, entry(16, 'one more')]));
+    });
   });
 
   it('pins the byte layout of a heartbeat frame (the example in docs/transport.md)', () => {
