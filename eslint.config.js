@@ -10,7 +10,7 @@ const impureGlobals = [
 ].map((name) => ({ name, message: 'src/raft is a pure state machine: the driver owns time, I/O and randomness.' }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'reports/**', '.stryker-tmp/**', 'out/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'reports/**', '.stryker-tmp*/**', 'out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
