@@ -20,6 +20,11 @@ export function putU32(target: Uint8Array, at: number, value: number): void {
   target[at + 3] = value;
 }
 
+/** The big-endian u32 at `at`, unchecked: the caller has checked that four bytes are there. */
+export function getU32(source: Uint8Array, at: number): number {
+  return ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>> 0;
+}
+
 export function writeU64(target: Buffer, offset: number, value: number, field: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new Error(`cannot encode ${field}=${value}: not a non-negative safe integer`);
@@ -30,9 +35,10 @@ export function writeU64(target: Buffer, offset: number, value: number, field: s
 
 /** Reads a u64, or returns -1 when it does not fit in a safe integer (the caller reports it). */
 export function readU64(source: Buffer, offset: number): number {
-  const high = source.readUInt32BE(offset);
+  if (offset < 0 || offset + 8 > source.length) throw new RangeError(`u64 at ${offset} runs past ${source.length} bytes`);
+  const high = getU32(source, offset);
   if (high > MAX_SAFE_HIGH_WORD) return -1;
-  return high * TWO_POW_32 + source.readUInt32BE(offset + 4);
+  return high * TWO_POW_32 + getU32(source, offset + 4);
 }
 
 export function writeU32(target: Buffer, offset: number, value: number, field: string): void {

@@ -11,7 +11,7 @@
 // assertion: our own bug).
 
 import { crc32 } from 'node:zlib';
-import { putU32 } from '../storage/binary.js';
+import { getU32, putU32 } from '../storage/binary.js';
 import {
   assertNever,
   type ConfChange,
@@ -518,14 +518,14 @@ class Reader {
   }
   u32(field: string): number {
     this.need(4, field);
-    const value = this.buf.readUInt32BE(this.offset);
+    const value = getU32(this.buf, this.offset);
     this.offset += 4;
     return value;
   }
   u64(field: string): number {
     this.need(8, field);
-    const high = this.buf.readUInt32BE(this.offset);
-    const low = this.buf.readUInt32BE(this.offset + 4);
+    const high = getU32(this.buf, this.offset);
+    const low = getU32(this.buf, this.offset + 4);
     if (high > MAX_SAFE_HIGH_WORD) throw new CodecError('malformed', `${field} exceeds 2^53`);
     this.offset += 8;
     return high * TWO_POW_32 + low;
@@ -551,6 +551,10 @@ class Reader {
   }
   bytes(field: string): Buffer {
     return this.raw(this.u32(`${field}.length`), field);
+  }
+  /** A u32-length-prefixed view (see view()). */
+  viewBytes(field: string): Buffer {
+    return this.view(this.u32(`${field}.length`), field);
   }
   shortString(field: string): string {
     const length = this.u16(`${field}.length`);
@@ -578,16 +582,17 @@ class Reader {
   }
 }
 
+/** An entry from `r`, whose bytes are a private copy: data and context are views into it. */
 function readEntry(r: Reader): Entry {
   const term = r.u64('entry.term');
   const index = r.u64('entry.index');
   const kind = r.code(ENTRY_KINDS, 'entry.kind');
-  const data = r.bytes('entry.data');
+  const data = r.viewBytes('entry.data');
   if (!r.bool('entry.hasChange')) return { term, index, kind, data };
   const change: ConfChange = {
     type: r.code(CONF_CHANGE_TYPES, 'change.type'),
     nodeId: r.u32('change.nodeId'),
-    context: r.bytes('change.context'),
+    context: r.viewBytes('change.context'),
   };
   return { term, index, kind, data, change };
 }
@@ -621,7 +626,17 @@ function readMessage(r: Reader): Message {
       // The smallest entry is 22 bytes: refuse a count the frame cannot hold before looping on it.
       if (count * 22 > r.remaining()) throw new CodecError('malformed', `${count} entries cannot fit in ${r.remaining()} bytes`);
       const entries: Entry[] = [];
-      for (let i = 0; i < count; i++) entries.push(readEntry(r));
+      if (count > 0) {
+        // One copy of the rest of the message for all its entries, each entry's bytes a view into
+        // it: one allocation per message instead of two per entry, and a decoded entry still pins
+        // only its own message's bytes, never the socket read they arrived in.
+        const start = r.offset;
+        const copy = Buffer.from(r.view(r.remaining(), 'entries'));
+        const inCopy = new Reader(copy, 0, copy.length);
+        for (let i = 0; i < count; i++) entries.push(readEntry(inCopy));
+        // Whatever follows the entries is the frame's to judge (trailing bytes).
+        r.offset = start + inCopy.offset;
+      }
       return { type, ...base, prevIndex, prevTerm, entries, commit };
     }
     case 'appendResp':

@@ -220,6 +220,16 @@ describe('message and frame round trips', () => {
     });
   });
 
+  it('decodes entries into a copy: the frame they came in can be reused at once', () => {
+    const message = SAMPLES.append[1] as MessageOf<'append'>;
+    const frame = encodeMessage(message);
+    const decoded = decodeFrame(frame);
+    frame.fill(0xee);
+    expect(decoded).toEqual({ type: 'message', message });
+    if (decoded.type !== 'message' || decoded.message.type !== 'append') throw new Error('not an append');
+    for (const entry of decoded.message.entries) expect(entry.data.buffer).not.toBe(frame.buffer);
+  });
+
   it('pins the byte layout of a heartbeat frame (the example in docs/transport.md)', () => {
     const frame = encodeMessage({ type: 'heartbeat', group: 0, from: 1, to: 2, term: 3, commit: 10, readRound: 0 });
     const expected =
@@ -318,6 +328,12 @@ describe('corruption is reported with a specific code', () => {
     const frame = encodeMessage(SAMPLES.preVoteResp[0] as Message);
     frame[frame.length - 5] = 2;
     expectCodecError(() => decodeFrame(reseal(frame)), 'malformed');
+  });
+
+  it('trailing bytes after an append\'s entries are malformed, and name the frame', () => {
+    const frame = encodeMessage(SAMPLES.append[1] as Message);
+    const padded = Buffer.concat([frame.subarray(0, frame.length - 4), Buffer.from([0, 0, 0]), frame.subarray(frame.length - 4)]);
+    expect(() => decodeFrame(reseal(padded))).toThrow('3 trailing bytes after a message frame');
   });
 
   it('an entry count the frame cannot hold is refused before allocating', () => {
