@@ -20,7 +20,7 @@
 // A chunk boundary may fall anywhere, even inside a value.
 
 import {
-  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, packBytes, storedExpiresAtMs, storedModIndex,
+  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, packBytes, storedExpiresAtMs, storedModIndex, writeLatin1,
   storedValueChars, storedValueLength, type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
 
@@ -105,15 +105,8 @@ class Encoder {
   latin1(text: string, length: number = text.length): void {
     this.u32(length);
     this.reserve(length);
-    if (length <= 64) {
-      // Buffer.write costs more than the copy itself for short strings.
-      const buffer = this.buffer;
-      let at = this.used;
-      for (let i = 0; i < length; i++) buffer[at++] = text.charCodeAt(i);
-      this.used = at;
-    } else {
-      this.used += this.buffer.write(text, this.used, length, 'latin1');
-    }
+    writeLatin1(this.buffer, this.used, text, length);
+    this.used += length;
   }
 
   value(value: string | Buffer): void {

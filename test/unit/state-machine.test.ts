@@ -12,7 +12,7 @@ import {
   EntryDecodeError,
 } from '../../src/state/index.js';
 import { valueHashInto } from '../../src/state/hash.js';
-import { STRING_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { SHORT_COPY_MAX, STRING_VALUE_BYTES_MAX, writeLatin1 } from '../../src/state/keyspace.js';
 import { UNTRACKED_DIGEST } from '../../src/state/snapshot.js';
 import { encodeReply } from './commands/encode-reply.js';
 import { EngineClient } from './state/harness.js';
@@ -153,6 +153,31 @@ describe('determinism and the digest', () => {
 });
 
 describe('stored values', () => {
+  it('are written as latin1 bytes exactly, on either side of the short-copy limit', () => {
+    for (const length of [0, 1, SHORT_COPY_MAX - 1, SHORT_COPY_MAX, SHORT_COPY_MAX + 1, 64, 256, 300]) {
+      const bytes = Buffer.alloc(length + 5);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 151 + 7) & 0xff;
+      const text = bytes.toString('latin1');
+      const target = Buffer.alloc(length + 10, 0xab);
+      writeLatin1(target, 3, text, length);
+      expect(target.subarray(3, 3 + length).equals(bytes.subarray(0, length)), `length ${length}`).toBe(true);
+      expect([...target.subarray(0, 3), ...target.subarray(3 + length)].every((byte) => byte === 0xab), `length ${length}`).toBe(true);
+      // The same bytes come back from a packed key, through a snapshot.
+      const { client, now } = clocked();
+      client.call('SET', 'k', bytes.subarray(0, length));
+      client.call('SET', 'ttl', bytes.subarray(0, length), 'EX', '100');
+      const replica = new StateMachine();
+      const writer = client.machine.beginSnapshot();
+      const chunks: Buffer[] = [];
+      for (let chunk = writer.nextChunk(1 << 16); chunk !== null; chunk = writer.nextChunk(1 << 16)) chunks.push(chunk);
+      replica.restoreFromChunks(chunks);
+      for (const key of ['k', 'ttl']) {
+        const reply = replica.read(0, [b('GET'), b(key)], now());
+        expect(reply.kind === 'bulk' && reply.value.equals(bytes.subarray(0, length)), `${key} of ${length} bytes`).toBe(true);
+      }
+    }
+  });
+
   it('hash the same bytes the same, held as a latin1 string or as a Buffer', () => {
     for (const length of [0, 1, 3, 4, 5, 8, 1000]) {
       const bytes = Buffer.alloc(length);
