@@ -96,19 +96,11 @@ for (const spec of COMMANDS) {
   }
 }
 
-/**
- * The names as clients send them, in lower and upper case, to the command with no subcommands,
- * and each command's success resolution, made once: resolveCommand runs for every request and
- * again for every applied entry on every replica.
- */
-const byWireName = new Map<string, CommandSpec>();
+/** Each command's success resolution, made once: resolveCommand runs for every request. */
 const resolvedOf = new Map<CommandSpec, Resolution>();
 for (const spec of COMMANDS) {
   resolvedOf.set(spec, { ok: true, spec });
   for (const sub of spec.subcommands ?? []) resolvedOf.set(sub, { ok: true, spec: sub });
-  if (subcommandsByParent.has(spec.name)) continue;
-  byWireName.set(spec.name, spec);
-  byWireName.set(spec.name.toUpperCase(), spec);
 }
 
 function resolved(spec: CommandSpec): Resolution {
@@ -116,10 +108,11 @@ function resolved(spec: CommandSpec): Resolution {
 }
 
 /**
- * byWireName by bytes, so that resolving a command sent in lower or upper case makes no string:
- * slicing argv[0] to a string and hashing it was most of resolveCommand's time, which was a tenth
- * of a leader's under GET -P 16 (docs/performance.md). A small open hash of the name's length
- * and a few of its bytes picks a bucket; the bytes are then compared in full.
+ * The names as clients send them, in lower and upper case, of the commands with no subcommands,
+ * by bytes: resolving such a name makes no string. Slicing argv[0] to a string and hashing it was
+ * most of resolveCommand's time, which was a tenth of a leader's under GET -P 16
+ * (docs/performance.md). A small open hash of the name's length and a few of its bytes picks a
+ * bucket; the bytes are then compared in full.
  */
 interface WireName {
   readonly bytes: Buffer;
@@ -134,9 +127,12 @@ function wireBucket(bytes: Uint8Array, length: number): number {
   return (length * 131 + bytes[0]! * 31 + bytes[length >> 1]! * 17 + bytes[length - 1]! * 7) & (WIRE_BUCKETS - 1);
 }
 
-for (const [name, spec] of byWireName) {
-  const bytes = Buffer.from(name, 'latin1');
-  wireBuckets[wireBucket(bytes, bytes.length)]!.push({ bytes, spec, resolution: resolved(spec) });
+for (const spec of COMMANDS) {
+  if (subcommandsByParent.has(spec.name)) continue;
+  for (const name of new Set([spec.name, spec.name.toUpperCase()])) {
+    const bytes = Buffer.from(name, 'latin1');
+    wireBuckets[wireBucket(bytes, bytes.length)]!.push({ bytes, spec, resolution: resolved(spec) });
+  }
 }
 
 /** The command whose wire name is exactly `first`'s bytes, if any. */
