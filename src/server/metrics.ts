@@ -16,6 +16,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric
 import type { Role } from '../raft/index.js';
 import { describeCluster } from './cluster-info.js';
 import { COMMAND_DURATION_BUCKETS, type CommandStats } from './command-stats.js';
+import { FSYNC_DURATION_BUCKETS } from '../storage/sync-stats.js';
 import { RAFTIS_VERSION, raftRoleName } from './info.js';
 import type { RaftNode } from './node.js';
 
@@ -34,42 +35,51 @@ export interface NodeMetricsOptions {
   readonly commandStats?: CommandStats;
 }
 
-type CommandValue = MetricValueWithName<'command' | 'le'>;
-const DURATION = 'raftis_command_duration_seconds';
-const DURATION_HELP = 'Time from dispatching a client command to its reply being ready (a write: until applied), by command';
+type HistogramValue = MetricValueWithName<string>;
+
+/** One labelled series of a histogram read at scrape time: per-bucket (not cumulative) counts. */
+interface HistogramSeries {
+  readonly labels: Readonly<Record<string, string>>;
+  /** One count per bound, then one above the largest. */
+  readonly buckets: ArrayLike<number>;
+  readonly count: number;
+  readonly sum: number;
+}
 
 /**
- * raftis_command_duration_seconds: a histogram whose buckets are read from CommandStats when
- * scraped, rather than observed through prom-client on the request path.
+ * A histogram whose buckets are read from the node's own counters when scraped, rather than
+ * observed through prom-client where the event happens (the request path, the disk loop).
  */
-class CommandDurationHistogram extends Histogram<'command' | 'le'> {
-  constructor(registry: Registry, private readonly stats: CommandStats) {
-    super({
-      name: DURATION, help: DURATION_HELP,
-      labelNames: ['command'] as const, buckets: [...COMMAND_DURATION_BUCKETS], registers: [registry],
-    });
+class ScrapedHistogram extends Histogram<string> {
+  constructor(
+    registry: Registry,
+    private readonly spec: { readonly name: string; readonly help: string; readonly bounds: readonly number[]; readonly labelNames: readonly string[] },
+    private readonly read: () => Iterable<HistogramSeries>,
+  ) {
+    super({ name: spec.name, help: spec.help, labelNames: spec.labelNames, buckets: [...spec.bounds], registers: [registry] });
   }
 
-  override get(): Promise<MetricObjectWithValues<CommandValue>> {
-    const values: CommandValue[] = [];
-    const bucketName = `${DURATION}_bucket`;
-    for (const stat of this.stats.all()) {
+  override get(): Promise<MetricObjectWithValues<HistogramValue>> {
+    const { name, help, bounds } = this.spec;
+    const values: HistogramValue[] = [];
+    const bucketName = `${name}_bucket`;
+    for (const series of this.read()) {
       let cumulative = 0;
-      COMMAND_DURATION_BUCKETS.forEach((bound, at) => {
-        cumulative += stat.buckets[at] ?? 0;
-        values.push({ metricName: bucketName, labels: { command: stat.command, le: bound }, value: cumulative });
+      bounds.forEach((bound, at) => {
+        cumulative += series.buckets[at] ?? 0;
+        values.push({ metricName: bucketName, labels: { ...series.labels, le: bound }, value: cumulative });
       });
-      values.push({ metricName: bucketName, labels: { command: stat.command, le: '+Inf' }, value: stat.count });
-      values.push({ metricName: `${DURATION}_sum`, labels: { command: stat.command }, value: stat.sumSeconds });
-      values.push({ metricName: `${DURATION}_count`, labels: { command: stat.command }, value: stat.count });
+      values.push({ metricName: bucketName, labels: { ...series.labels, le: '+Inf' }, value: series.count });
+      values.push({ metricName: `${name}_sum`, labels: series.labels, value: series.sum });
+      values.push({ metricName: `${name}_count`, labels: series.labels, value: series.count });
     }
     // prom-client's typings declare MetricType as a numeric enum; at run time the type is this string.
     const type = 'histogram' as unknown as MetricType;
-    return Promise.resolve({ name: DURATION, help: DURATION_HELP, type, aggregator: 'sum', values, collect: () => undefined });
+    return Promise.resolve({ name, help, type, aggregator: 'sum', values, collect: () => undefined });
   }
 
   /** What the registry calls for the text format (prom-client's own would read its empty buckets). */
-  getForPromString(): Promise<MetricObjectWithValues<CommandValue>> {
+  getForPromString(): Promise<MetricObjectWithValues<HistogramValue>> {
     return this.get();
   }
 }
@@ -223,12 +233,26 @@ export function createNodeMetrics(node: RaftNode, options: NodeMetricsOptions = 
         for (const stat of commandStats.all()) this.inc({ command: stat.command }, stat.errors);
       },
     });
-    new CommandDurationHistogram(registry, commandStats);
+    new ScrapedHistogram(registry, {
+      name: 'raftis_command_duration_seconds',
+      help: 'Time from dispatching a client command to its reply being ready (a write: until applied), by command',
+      bounds: COMMAND_DURATION_BUCKETS, labelNames: ['command'],
+    }, function* commandSeries() {
+      for (const stat of commandStats.all()) yield { labels: { command: stat.command }, buckets: stat.buckets, count: stat.count, sum: stat.sumSeconds };
+    });
   }
 
   // Storage.
   counterOf(registry, 'raftis_fsync_total', 'fsync calls on the write-ahead log', () => node.storageStats().fsyncCount);
   gaugeOf(registry, 'raftis_fsync_avg_microseconds', 'Average fsync duration', () => node.storageStats().fsyncAverageMicros);
+  new ScrapedHistogram(registry, {
+    name: 'raftis_disk_wal_fsync_duration_seconds',
+    help: 'Duration of the fsyncs of the write-ahead log, its directory and snapshot files (etcd_disk_wal_fsync_duration_seconds)',
+    bounds: FSYNC_DURATION_BUCKETS, labelNames: [],
+  }, () => {
+    const stats = node.storageStats();
+    return [{ labels: {}, buckets: stats.fsyncBuckets, count: stats.fsyncCount, sum: stats.fsyncTotalSeconds }];
+  });
   gaugeOf(registry, 'raftis_wal_size_bytes', 'Size of the write-ahead log on disk', () => node.storageStats().logSizeBytes);
   gaugeOf(registry, 'raftis_wal_segments', 'Write-ahead log segment files', () => node.storageStats().segmentCount);
   gaugeOf(registry, 'raftis_snapshot_size_bytes', 'Size of the newest snapshot file', () => node.storageStats().snapshotSizeBytes);

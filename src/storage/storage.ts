@@ -70,6 +70,9 @@ export interface SaveBatch {
 export interface StorageStats {
   readonly fsyncCount: number;
   readonly fsyncAverageMicros: number;
+  /** fsyncs per duration bucket (FSYNC_DURATION_BUCKETS, then one above them), not cumulative. */
+  readonly fsyncBuckets: readonly number[];
+  readonly fsyncTotalSeconds: number;
   readonly logSizeBytes: number;
   readonly segmentCount: number;
   readonly firstIndex: number;
@@ -387,6 +390,8 @@ export class DiskStorage {
     return {
       fsyncCount: this.syncStats.count,
       fsyncAverageMicros: this.syncStats.averageMicros,
+      fsyncBuckets: [...this.syncStats.buckets],
+      fsyncTotalSeconds: this.syncStats.totalMicros / 1e6,
       logSizeBytes: this.wal.sizeBytes,
       segmentCount: this.wal.segmentCount,
       firstIndex: this.wal.firstIndex,

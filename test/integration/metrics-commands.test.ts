@@ -81,4 +81,30 @@ describe('GET /metrics command counts and latencies', () => {
       expect(delta('raftis_command_duration_seconds_bucket{command="set",le="0.00005"}')).toBe(0);
     });
   }
+
+  it('time every fsync of every node in raftis_disk_wal_fsync_duration_seconds, as many as raftis_fsync_total', async () => {
+    const ids = [1, 2, 3];
+    const before = await Promise.all(ids.map((id) => scrape(id)));
+    const client = shared.cluster.client(shared.leader);
+    for (let at = 0; at < 5; at++) expect(await client.set(`fsync:k${at}`, String(at))).toBe('OK');
+    const prefix = 'raftis_disk_wal_fsync_duration_seconds_bucket{le="';
+    for (const [at, id] of ids.entries()) {
+      const after = await scrape(id);
+      const count = value(after, 'raftis_disk_wal_fsync_duration_seconds_count');
+      // Every node appended the five entries to its log, and made them durable before acknowledging.
+      expect(count - value(before[at]!, 'raftis_disk_wal_fsync_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+      expect(count).toBe(value(after, 'raftis_fsync_total'));
+      const series = [...after].filter(([key]) => key.startsWith(prefix)).map(([key, n]) => [key.slice(prefix.length, -2), n] as const);
+      expect(series.map(([le]) => le)).toEqual(['0.0001', '0.00025', '0.0005', '0.001', '0.002', '0.004', '0.008', '0.016',
+        '0.032', '0.064', '0.128', '0.256', '0.512', '1.024', '2.048', '4.096', '8.192', '+Inf']);
+      for (let k = 1; k < series.length; k++) expect(series[k]![1]).toBeGreaterThanOrEqual(series[k - 1]![1]);
+      expect(series.at(-1)![1]).toBe(count);
+      // Each fsync landed in a bucket: none took over 8 s.
+      expect(series.at(-2)![1]).toBe(count);
+      // The sum is what the average gauge says, over the same fsyncs.
+      const sum = value(after, 'raftis_disk_wal_fsync_duration_seconds_sum');
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeCloseTo(value(after, 'raftis_fsync_avg_microseconds') * count / 1e6, 4);
+    }
+  });
 });

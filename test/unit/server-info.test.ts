@@ -104,7 +104,7 @@ function fakeNode(state: FakeState): RaftNode {
       return found ? { id: state.leader, ...found } : undefined;
     },
     storageStats: () => ({
-      fsyncCount: 99, fsyncAverageMicros: 1234.4, logSizeBytes: 8192, segmentCount: 2, firstIndex: state.snapshotIndex + 1,
+      fsyncCount: 99, fsyncAverageMicros: 1234.4, fsyncBuckets: [], fsyncTotalSeconds: 0.122, logSizeBytes: 8192, segmentCount: 2, firstIndex: state.snapshotIndex + 1,
       lastIndex: state.lastIndex, snapshotLastIndex: state.snapshotIndex, snapshotSizeBytes: 777, writeFailure: undefined, writeFailures: 0,
     }),
     transportStats: () => ({
