@@ -281,6 +281,8 @@ export interface RaftisNode {
   readonly port: number;
   readonly peerPort: number;
   readonly args: readonly string[];
+  /** The admin HTTP port (/metrics), when the cluster was started with httpPorts. */
+  readonly httpPort?: number;
   child: ChildProcess;
   startedAtMs: number;
 }
@@ -299,22 +301,25 @@ export interface ClusterOptions {
   readonly nodeFlags?: (id: number) => readonly string[];
   /** Extra `raftis server` flags for every node. */
   readonly serverArgs?: readonly string[];
+  /** Give every node an admin HTTP port (for /metrics); off by default. */
+  readonly httpPorts?: boolean;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RaftisCluster> {
   const size = options.size ?? 3;
-  const ports = await freePorts(size * 2);
+  const ports = await freePorts(size * (options.httpPorts === true ? 3 : 2));
   const peers = Array.from({ length: size }, (_, k) => `${k + 1}@127.0.0.1:${ports[k]}:${ports[size + k]}`).join(',');
   const nodes: RaftisNode[] = [];
   for (let id = 1; id <= size; id++) {
     const port = ports[id - 1] as number;
     const peerPort = ports[size + id - 1] as number;
+    const httpPort = options.httpPorts === true ? ports[2 * size + id - 1] as number : undefined;
     const args = [
       ...(options.nodeFlags?.(id) ?? []), options.main, 'server', '--id', String(id), '--host', '127.0.0.1',
-      '--port', String(port), '--peer-port', String(peerPort), '--http-port', '0', '--peers', peers,
+      '--port', String(port), '--peer-port', String(peerPort), '--http-port', String(httpPort ?? 0), '--peers', peers,
       '--data-dir', path.join(options.dataDir, `n${id}`), '--log-level', 'warn', ...(options.serverArgs ?? []),
     ];
-    nodes.push({ id, port, peerPort, args, child: startNodeProcess(options.dataDir, id, args), startedAtMs: performance.now() });
+    nodes.push({ id, port, peerPort, httpPort, args, child: startNodeProcess(options.dataDir, id, args), startedAtMs: performance.now() });
   }
   const cluster = { main: options.main, dataDir: options.dataDir, nodes };
   await waitSettled(cluster);

@@ -28,6 +28,7 @@ import { openStorage, StorageWriteError, toRestoreState, type DiskStorage } from
 import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
 import { LeaderProxy } from './leader-proxy.js';
+import { PendingWrites } from './pending-writes.js';
 import {
   decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
@@ -129,10 +130,12 @@ export type SnapshotOutcome =
   | { readonly status: 'current'; readonly index: number }
   | { readonly status: 'failed'; readonly error: string };
 
-interface PendingWrite {
-  readonly term: number;
+/** A client command that reached the leader during a cycle, run when the cycle ends. */
+interface DeferredCommand {
+  readonly kind: 'write' | 'read';
+  readonly db: number;
+  readonly argv: readonly Buffer[];
   readonly completion: Completion;
-  readonly deadline: number;
 }
 
 /**
@@ -167,6 +170,7 @@ const READ_INDEX_IN_FLIGHT = 2;
 /** A WAL record's framing and an entry's header, roughly, for the snapshot size rule. */
 const ENTRY_OVERHEAD_BYTES = 32;
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
+const LOST_REPLY = errorReply('ERR the command was lost in a leader change; it was not applied');
 const APPLIED_REPLY_LOST = errorReply('TIMEOUT the command was applied, but this node caught up through a snapshot and has no reply for it');
 
 export class RaftNode implements Executor {
@@ -185,8 +189,13 @@ export class RaftNode implements Executor {
 
   private busy = false;
   private scheduled = false;
-  private queue: (() => void)[] = [];
-  private readonly pendingWrites = new Map<number, PendingWrite>();
+  /**
+   * What waits for the cycle under way: callbacks, and client commands that reached the leader
+   * meanwhile (most of them under load), kept as plain records rather than closures. One queue,
+   * so commands keep their order among themselves and with the transactions routed as closures.
+   */
+  private queue: (DeferredCommand | (() => void))[] = [];
+  private readonly pendingWrites = new PendingWrites();
   private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
   /** Reads by ReadIndex context, until answered. */
   /**
@@ -387,7 +396,10 @@ export class RaftNode implements Executor {
     this.busy = false;
     const queued = this.queue;
     this.queue = [];
-    for (const fn of queued) fn();
+    for (const item of queued) {
+      if (typeof item === 'function') item();
+      else this.runAsLeader(item.kind, item.db, item.argv, item.completion);
+    }
     this.maybeSnapshot();
     this.schedule();
   }
@@ -517,13 +529,9 @@ export class RaftNode implements Executor {
       if (entry.kind === 'normal') {
         const reply = this.machine.apply(entry.index, entry.data);
         this.stats.applied++;
-        const pending = this.pendingWrites.get(entry.index);
-        if (pending) {
-          this.pendingWrites.delete(entry.index);
-          // Another leader's entry took our index: our proposal was never committed.
-          pending.completion.complete(pending.term === entry.term ? reply
-            : errorReply('ERR the command was lost in a leader change; it was not applied'));
-        }
+        // A proposal here of another term: another leader's entry took our index, so ours was
+        // never committed.
+        if (this.pendingWrites.size > 0) this.pendingWrites.applied(entry.index, entry.term, reply, LOST_REPLY);
         if (entry.index === this.expiryInFlight) this.expiryInFlight = 0;
       } else if (entry.kind === 'conf' && entry.change) {
         this.applyConfChange(entry);
@@ -537,7 +545,7 @@ export class RaftNode implements Executor {
     // Proposals below the applied index that never showed up were overwritten.
     if (entries.length > 0) {
       this.appliedThrough = (entries[entries.length - 1] as Entry).index;
-      this.failOverwritten(this.appliedThrough);
+      this.pendingWrites.failThrough(this.appliedThrough, LOST_REPLY);
       this.evaluateReadsThrough(this.appliedThrough);
     }
   }
@@ -552,22 +560,10 @@ export class RaftNode implements Executor {
    * only "not applied" is a definite answer.
    */
   private settleCoveredBySnapshot(index: number, term: number): void {
-    for (const [at, pending] of this.pendingWrites) {
-      if (at > index) continue;
-      this.pendingWrites.delete(at);
-      pending.completion.complete(
-        pending.term > term ? errorReply('ERR the command was lost in a leader change; it was not applied')
-          : pending.term === term ? APPLIED_REPLY_LOST
-            : errorReply('TIMEOUT this node caught up through a snapshot: the command may or may not have been applied'));
-    }
-  }
-
-  private failOverwritten(appliedIndex: number): void {
-    for (const [index, pending] of this.pendingWrites) {
-      if (index > appliedIndex) continue;
-      this.pendingWrites.delete(index);
-      pending.completion.complete(errorReply('ERR the command was lost in a leader change; it was not applied'));
-    }
+    this.pendingWrites.settleThrough(index, (pendingTerm) => (
+      pendingTerm > term ? LOST_REPLY
+        : pendingTerm === term ? APPLIED_REPLY_LOST
+          : errorReply('TIMEOUT this node caught up through a snapshot: the command may or may not have been applied')));
   }
 
   private applyConfChange(entry: Entry): void {
@@ -659,11 +655,7 @@ export class RaftNode implements Executor {
       }
       this.leaderWaiters = keep;
     }
-    for (const [index, pending] of this.pendingWrites) {
-      if (pending.deadline > now) continue;
-      this.pendingWrites.delete(index);
-      pending.completion.complete(TIMEOUT_REPLY);
-    }
+    this.pendingWrites.expire(now, TIMEOUT_REPLY);
     if (this.pendingReadCount > 0) {
       for (const read of this.pendingReadList()) {
         if (read.deadline > now) continue;
@@ -701,6 +693,12 @@ export class RaftNode implements Executor {
       if (kind === 'write') this.proposeWrite(db, argv, completion);
       else this.readAsLeader(db, argv, completion);
       this.schedule();
+      return;
+    }
+    if (this.busy && !this.closed && this.raft.currentRole === 'leader') {
+      // The core's state does not change during a cycle (its inputs wait in the queue), so this
+      // node is still the leader when the command is taken from the queue; runAsLeader checks again.
+      this.queue.push({ kind, db, argv, completion });
       return;
     }
     this.route(db, [argv], completion, () => this.runAsLeader(kind, db, argv, completion));
@@ -888,7 +886,7 @@ export class RaftNode implements Executor {
     }
     this.stats.proposals++;
     this.lastProposedIndex = result.index;
-    this.pendingWrites.set(result.index, { term: result.term, completion, deadline: Date.now() + this.options.commandTimeoutMs });
+    this.pendingWrites.add(result.index, result.term, completion, Date.now() + this.options.commandTimeoutMs);
   }
 
   private refusal(result: Extract<ProposeResult, { ok: false }>): Reply {
@@ -1220,8 +1218,7 @@ export class RaftNode implements Executor {
     this.closed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     const down = errorReply('CLUSTERDOWN this node is shutting down');
-    for (const pending of this.pendingWrites.values()) pending.completion.complete(TIMEOUT_REPLY);
-    this.pendingWrites.clear();
+    this.pendingWrites.failAll(TIMEOUT_REPLY);
     for (const read of this.pendingReadList()) this.finishRead(read, down);
     this.unevaluatedReads = [];
     this.readBatches.clear();

@@ -1,0 +1,127 @@
+// Where a write's tail latency comes from (issue 7's "SET p99 at -P 1 is at most 3 ms"). Not a test.
+//
+//   npx tsx bench/latency-breakdown.ts [--test set] [--pipeline 1] [--clients 50] [--requests 60000]
+//                                      [--main dist/src/cli/main.js] [--server-arg=--flag ...]
+//
+// Starts a 3-node cluster with admin ports, makes node 1 the leader, warms it up, and scrapes every
+// node's /metrics before and after one `redis-benchmark -t <test> -P <pipeline>` against the leader.
+// From the difference it prints, per node: the fsyncs (count, p50, p99, max bucket), the
+// event-loop delay (prom-client's monitorEventLoopDelay, reset by each scrape, so it covers the run
+// only), garbage-collection pauses by kind, and the CPU used; and the leader's own view of the
+// command's latency (raftis_command_duration_seconds) beside the client's. A tail the client sees
+// and the leader does not is queueing outside the leader's command path (the socket, the
+// benchmark); a p99 fsync near the command's p99 is the disk.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildRaftis, gitDescribe, loadAverage, log, makeLeader, makeTempDir, redisBenchmark, redisBenchmarkArgs, removeDir,
+  shellLine, startCluster, stopCluster, type RaftisNode,
+} from './compare-lib.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    test: { type: 'string', default: 'set' },
+    pipeline: { type: 'string', default: '1' },
+    clients: { type: 'string', default: '50' },
+    requests: { type: 'string', default: '60000' },
+    main: { type: 'string' },
+    'server-arg': { type: 'string', multiple: true, default: [] },
+  },
+});
+
+type Samples = Map<string, number>;
+
+async function scrape(node: RaftisNode): Promise<Samples> {
+  const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`);
+  if (response.status !== 200) throw new Error(`node ${node.id}: /metrics answered ${response.status}`);
+  const samples: Samples = new Map();
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
+/** A histogram's bucket deltas between two scrapes: [upper bound in s, cumulative count]. */
+function histogramDelta(before: Samples, after: Samples, name: string, labels = ''): [number, number][] {
+  // prom-client writes `le` first for its own histograms and last for ours: match either.
+  const rows: [number, number][] = [];
+  for (const [key, count] of after) {
+    if (!key.startsWith(`${name}_bucket{`)) continue;
+    const parts = key.slice(name.length + 8, -1).split(',');
+    const le = parts.find((part) => part.startsWith('le="'))?.slice(4, -1);
+    const rest = parts.filter((part) => !part.startsWith('le="')).join(',');
+    if (le === undefined || rest !== labels) continue;
+    rows.push([le === '+Inf' ? Infinity : Number(le), count - (before.get(key) ?? 0)]);
+  }
+  return rows.sort((a, b) => a[0] - b[0]);
+}
+
+/** The bucket bound under which a fraction `q` of the observations fall ("≤ bound"). */
+function quantile(rows: readonly [number, number][], q: number): string {
+  const total = rows.at(-1)?.[1] ?? 0;
+  if (total === 0) return '—';
+  const bound = rows.find(([, cumulative]) => cumulative >= q * total)?.[0] ?? Infinity;
+  return bound === Infinity ? `> ${ms(rows.at(-2)?.[0] ?? 0)}` : `≤ ${ms(bound)}`;
+}
+
+function ms(seconds: number): string {
+  const value = seconds * 1000;
+  return `${value < 1 ? value.toFixed(2) : value < 10 ? value.toFixed(1) : value.toFixed(0)} ms`;
+}
+
+function delta(before: Samples, after: Samples, key: string): number {
+  return (after.get(key) ?? 0) - (before.get(key) ?? 0);
+}
+
+const scratch = await makeTempDir('raftis-latency-');
+try {
+  let main = flags.main;
+  if (main === undefined) {
+    log('compiling the working tree');
+    main = path.join(await buildRaftis(path.join(scratch, 'build')), 'dist', 'src', 'cli', 'main.js');
+  }
+  const cluster = await startCluster({ main, dataDir: path.join(scratch, 'cluster'), httpPorts: true, serverArgs: flags['server-arg'] });
+  try {
+    const leader = cluster.nodes[0]!;
+    await makeLeader(cluster, leader);
+    const test = flags.test as 'set' | 'get';
+    const options = { port: leader.port, tests: [test], requests: Number(flags.requests), pipeline: Number(flags.pipeline), clients: Number(flags.clients) };
+    log('warming up');
+    await redisBenchmark({ ...options, requests: Math.min(20_000, options.requests) });
+    const before = await Promise.all(cluster.nodes.map(scrape));
+    log(`running ${shellLine('redis-benchmark', redisBenchmarkArgs(options))}`);
+    const result = (await redisBenchmark(options)).get(test);
+    const after = await Promise.all(cluster.nodes.map(scrape));
+
+    console.log(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC at ${await gitDescribe()}; load average ${loadAverage()}.`);
+    console.log(`\`${shellLine('redis-benchmark', redisBenchmarkArgs({ ...options, port: 0 })).replace('-p 0 ', '')}\` against the leader:`);
+    console.log(`${Math.round(result?.opsPerSec ?? 0).toLocaleString('en-US')} ${test.toUpperCase()}/s, client p50 ${result?.p50Ms} ms, p99 ${result?.p99Ms} ms, max ${result?.maxMs} ms.`);
+    const command = histogramDelta(before[0]!, after[0]!, 'raftis_command_duration_seconds', `command="${test}"`);
+    console.log(`The leader's raftis_command_duration_seconds for ${test}: p50 ${quantile(command, 0.5)}, p99 ${quantile(command, 0.99)}, p99.9 ${quantile(command, 0.999)}.`);
+    console.log('');
+    console.log('Event-loop delay is prom-client\'s monitorEventLoopDelay: the time between two ticks of a 10 ms timer, so 10 ms is no delay.');
+    console.log('');
+    console.log('| node | CPU s | fsyncs | fsync p50 | fsync p99 | fsync max | event-loop tick p50 | p99 | max | minor GC: count, total, max | major GC: count, total, max |');
+    console.log('|---|---:|---:|---|---|---|---:|---:|---:|---|---|');
+    for (const [at, node] of cluster.nodes.entries()) {
+      const b = before[at]!;
+      const a = after[at]!;
+      const fsync = histogramDelta(b, a, 'raftis_disk_wal_fsync_duration_seconds');
+      const fsyncs = fsync.at(-1)?.[1] ?? 0;
+      const fsyncMax = [...fsync].reverse().find(([, cumulative], k, rows) => cumulative > (rows[k + 1]?.[1] ?? 0))?.[0];
+      const gc = (kind: string): string => {
+        const rows = histogramDelta(b, a, 'nodejs_gc_duration_seconds', `kind="${kind}"`);
+        const count = rows.at(-1)?.[1] ?? 0;
+        const max = [...rows].reverse().find(([, cumulative], k, all) => cumulative > (all[k + 1]?.[1] ?? 0))?.[0];
+        return `${count}, ${ms(delta(b, a, `nodejs_gc_duration_seconds_sum{kind="${kind}"}`))}, ${max === undefined ? '—' : `≤ ${ms(max)}`}`;
+      };
+      console.log(`| ${node.id}${node === leader ? ' (leader)' : ''} | ${delta(b, a, 'process_cpu_seconds_total').toFixed(1)} | ${fsyncs} | ${quantile(fsync, 0.5)} | ${quantile(fsync, 0.99)} | ${fsyncMax === undefined ? '—' : `≤ ${ms(fsyncMax)}`} | ${ms(a.get('nodejs_eventloop_lag_p50_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_p99_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_max_seconds') ?? 0)} | ${gc('minor')} | ${gc('major')} |`);
+    }
+  } finally {
+    await stopCluster(cluster);
+  }
+} finally {
+  await removeDir(scratch);
+}
