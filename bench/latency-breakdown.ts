@@ -5,7 +5,7 @@
 //
 // Starts a 3-node cluster with admin ports, makes node 1 the leader, warms it up, and scrapes every
 // node's /metrics before and after one `redis-benchmark -t <test> -P <pipeline>` against the leader.
-// From the difference it prints, per node: the fsyncs (count, p50, p99, max bucket), the
+// From the difference it prints, per node: the Raft messages it sent, the fsyncs (count, p50, p99, max bucket), the
 // event-loop delay (prom-client's monitorEventLoopDelay, reset by each scrape, so it covers the run
 // only), garbage-collection pauses by kind, and the CPU used; and the leader's own view of the
 // command's latency (raftis_command_duration_seconds) beside the client's. A tail the client sees
@@ -103,8 +103,8 @@ try {
     console.log('');
     console.log('Event-loop delay is prom-client\'s monitorEventLoopDelay: the time between two ticks of a 10 ms timer, so 10 ms is no delay.');
     console.log('');
-    console.log('| node | CPU s | fsyncs | fsync p50 | fsync p99 | fsync max | event-loop tick p50 | p99 | max | minor GC: count, total, max | major GC: count, total, max |');
-    console.log('|---|---:|---:|---|---|---|---:|---:|---:|---|---|');
+    console.log('| node | CPU s | peer messages sent | fsyncs | fsync p50 | fsync p99 | fsync max | event-loop tick p50 | p99 | max | minor GC: count, total, max | major GC: count, total, max |');
+    console.log('|---|---:|---:|---:|---|---|---|---:|---:|---:|---|---|');
     for (const [at, node] of cluster.nodes.entries()) {
       const b = before[at]!;
       const a = after[at]!;
@@ -117,7 +117,9 @@ try {
         const max = [...rows].reverse().find(([, cumulative], k, all) => cumulative > (all[k + 1]?.[1] ?? 0))?.[0];
         return `${count}, ${ms(delta(b, a, `nodejs_gc_duration_seconds_sum{kind="${kind}"}`))}, ${max === undefined ? '—' : `≤ ${ms(max)}`}`;
       };
-      console.log(`| ${node.id}${node === leader ? ' (leader)' : ''} | ${delta(b, a, 'process_cpu_seconds_total').toFixed(1)} | ${fsyncs} | ${quantile(fsync, 0.5)} | ${quantile(fsync, 0.99)} | ${fsyncMax === undefined ? '—' : `≤ ${ms(fsyncMax)}`} | ${ms(a.get('nodejs_eventloop_lag_p50_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_p99_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_max_seconds') ?? 0)} | ${gc('minor')} | ${gc('major')} |`);
+      let sent = 0;
+      for (const key of a.keys()) if (key.startsWith('raftis_peer_messages_sent_total{')) sent += delta(b, a, key);
+      console.log(`| ${node.id}${node === leader ? ' (leader)' : ''} | ${delta(b, a, 'process_cpu_seconds_total').toFixed(1)} | ${sent} | ${fsyncs} | ${quantile(fsync, 0.5)} | ${quantile(fsync, 0.99)} | ${fsyncMax === undefined ? '—' : `≤ ${ms(fsyncMax)}`} | ${ms(a.get('nodejs_eventloop_lag_p50_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_p99_seconds') ?? 0)} | ${ms(a.get('nodejs_eventloop_lag_max_seconds') ?? 0)} | ${gc('minor')} | ${gc('major')} |`);
     }
   } finally {
     await stopCluster(cluster);
