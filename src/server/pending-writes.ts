@@ -89,7 +89,9 @@ export class PendingWrites {
 
   /** Answers with `reply` every proposal whose deadline is at or before `now`. */
   expire(now: number, reply: Reply): void {
-    // Deadlines grow in the order proposals were added, which is the queue's order.
+    // Deadlines grow in the order proposals were added, which is the queue's order. (If the wall
+    // clock steps back, a later proposal's deadline can be earlier: it then times out when the
+    // ones before it do, late by at most the step.)
     while (this.head < this.indexes.length && this.deadlines[this.head]! <= now) this.shift().complete(reply);
     if (this.displaced.length > 0) {
       const expired = this.displaced.filter((pending) => pending.deadline <= now);
