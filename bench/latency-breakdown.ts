@@ -58,6 +58,12 @@ function histogramDelta(before: Samples, after: Samples, name: string, labels = 
   return rows.sort((a, b) => a[0] - b[0]);
 }
 
+/** The bound of the highest bucket that gained an observation, if any. */
+function highestBucket(rows: readonly [number, number][]): number | undefined {
+  for (let k = rows.length - 1; k >= 0; k--) if (rows[k]![1] > (rows[k - 1]?.[1] ?? 0)) return rows[k]![0];
+  return undefined;
+}
+
 /** The bucket bound under which a fraction `q` of the observations fall ("≤ bound"). */
 function quantile(rows: readonly [number, number][], q: number): string {
   const total = rows.at(-1)?.[1] ?? 0;
@@ -77,10 +83,10 @@ function delta(before: Samples, after: Samples, key: string): number {
 
 const scratch = await makeTempDir('raftis-latency-');
 try {
-  let main = flags.main;
+  let main = flags.main === undefined ? undefined : path.resolve(flags.main);
   if (main === undefined) {
     log('compiling the working tree');
-    main = path.join(await buildRaftis(path.join(scratch, 'build')), 'dist', 'src', 'cli', 'main.js');
+    main = await buildRaftis(path.join(scratch, 'build'));
   }
   const cluster = await startCluster({ main, dataDir: path.join(scratch, 'cluster'), httpPorts: true, serverArgs: flags['server-arg'] });
   try {
@@ -110,11 +116,11 @@ try {
       const a = after[at]!;
       const fsync = histogramDelta(b, a, 'raftis_disk_wal_fsync_duration_seconds');
       const fsyncs = fsync.at(-1)?.[1] ?? 0;
-      const fsyncMax = [...fsync].reverse().find(([, cumulative], k, rows) => cumulative > (rows[k + 1]?.[1] ?? 0))?.[0];
+      const fsyncMax = highestBucket(fsync);
       const gc = (kind: string): string => {
         const rows = histogramDelta(b, a, 'nodejs_gc_duration_seconds', `kind="${kind}"`);
         const count = rows.at(-1)?.[1] ?? 0;
-        const max = [...rows].reverse().find(([, cumulative], k, all) => cumulative > (all[k + 1]?.[1] ?? 0))?.[0];
+        const max = highestBucket(rows);
         return `${count}, ${ms(delta(b, a, `nodejs_gc_duration_seconds_sum{kind="${kind}"}`))}, ${max === undefined ? '—' : `≤ ${ms(max)}`}`;
       };
       let sent = 0;

@@ -14,9 +14,9 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricType, type MetricValueWithName } from 'prom-client';
 import type { Role } from '../raft/index.js';
+import { FSYNC_DURATION_BUCKETS } from '../storage/sync-stats.js';
 import { describeCluster } from './cluster-info.js';
 import { COMMAND_DURATION_BUCKETS, type CommandStats } from './command-stats.js';
-import { FSYNC_DURATION_BUCKETS } from '../storage/sync-stats.js';
 import { RAFTIS_VERSION, raftRoleName } from './info.js';
 import type { RaftNode } from './node.js';
 
@@ -247,7 +247,7 @@ export function createNodeMetrics(node: RaftNode, options: NodeMetricsOptions = 
   gaugeOf(registry, 'raftis_fsync_avg_microseconds', 'Average fsync duration', () => node.storageStats().fsyncAverageMicros);
   new ScrapedHistogram(registry, {
     name: 'raftis_disk_wal_fsync_duration_seconds',
-    help: 'Duration of the fsyncs of the write-ahead log, its directory and snapshot files (etcd_disk_wal_fsync_duration_seconds)',
+    help: 'Duration of the fsyncs raftis_fsync_total counts: the WAL, its directory, and a finished snapshot file (etcd_disk_wal_fsync_duration_seconds)',
     bounds: FSYNC_DURATION_BUCKETS, labelNames: [],
   }, () => {
     const stats = node.storageStats();
