@@ -29,6 +29,7 @@ import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
 import { LeaderProxy } from './leader-proxy.js';
 import { PendingWrites } from './pending-writes.js';
+import { memberRank, snapshotDue } from './snapshot-rule.js';
 import {
   decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
@@ -1018,11 +1019,13 @@ export class RaftNode implements Executor {
   private maybeSnapshot(): void {
     if (this.snapshotting || this.closed) return;
     const status = this.raft.status();
-    const entries = status.applied - status.snapshotIndex;
-    if (entries <= 0) return;
-    const bySize = this.logBytesSinceSnapshot >= Math.max(this.options.snapshotLogBytes, this.lastSnapshotBytes);
-    if (entries < this.options.snapshotEntries && !bySize) return;
-    void this.takeSnapshot();
+    const { rank, members } = memberRank(this.options.id, status.confState.voters, status.confState.learners);
+    const due = snapshotDue({
+      applied: status.applied, snapshotIndex: status.snapshotIndex, entriesThreshold: this.options.snapshotEntries,
+      logBytes: this.logBytesSinceSnapshot, logBytesThreshold: Math.max(this.options.snapshotLogBytes, this.lastSnapshotBytes),
+      rank, members,
+    });
+    if (due) void this.takeSnapshot();
   }
 
   /**

@@ -25,7 +25,7 @@ export function serverOptions(yargs: Argv): Argv<ServerArgs> {
     .option('heartbeat-ticks', { type: 'number', default: 1, describe: 'leader heartbeat interval, in ticks' })
     .option('fsync', { choices: ['always', 'never'] as const, default: 'always' as const, describe: '"never" is UNSAFE: a crash can lose acknowledged writes; for experiments only' })
     .option('repair-wal', { type: 'boolean', default: false, describe: 'truncate a corrupted WAL at the first bad record (logged) and catch up from the leader' })
-    .option('snapshot-entries', { type: 'number', default: 100_000, describe: 'snapshot and compact the log once this many entries follow the last snapshot' })
+    .option('snapshot-entries', { type: 'number', default: 100_000, describe: 'snapshot and compact the log about every this many entries (each member at its own turn, so the members of a cluster do not snapshot at once)' })
     .option('snapshot-log-bytes', { type: 'number', default: 64 * 1024 * 1024, describe: 'or once the entries logged since the last snapshot take this many bytes and at least as many as that snapshot' })
     .option('async-writes', { type: 'boolean', default: false, describe: 'write the log in the background while the loop goes on (etcd\'s asynchronous storage writes); experimental: no faster on the reference machine' })
     .option('snapshots-retained', { type: 'number', default: 2, describe: 'snapshot files kept on disk' })
