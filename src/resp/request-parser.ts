@@ -41,6 +41,12 @@ export const DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
  */
 export const ARG_OVERHEAD_BYTES = 96;
 
+/** Requests of up to this many arguments get their argv array made at its size (no growth). */
+const ARGV_PRESIZE_MAX = 64;
+
+/** What `argv` holds between requests: never written (a count line assigns a fresh array first). */
+const NO_ARGV: Buffer[] = [];
+
 /**
  * A malformed request. `message` is the RESP error Redis sends (without the leading '-'); after
  * sending it the connection is closed, as Redis does.
@@ -92,8 +98,12 @@ export class RequestParser {
    */
   private starved = false;
 
-  /** The request being read: its arguments so far, how many are still due, the next one's size. */
-  private argv: Buffer[] = [];
+  /**
+   * The request being read: its arguments (`argc` of them so far; the array is made at its full
+   * size when the count is small, see ARGV_PRESIZE_MAX), how many are still due, the next one's size.
+   */
+  private argv: Buffer[] = NO_ARGV;
+  private argc = 0;
   private argsRemaining = 0;
   private bulkLengthBytes = -1;
   /** Wire bytes of the request being read that are before `position`. */
@@ -284,13 +294,16 @@ export class RequestParser {
         return EMPTY_ARGV;
       }
       this.argsRemaining = count;
-      this.argv = [];
+      // An array made at its size holds just the arguments; one grown by push starts at 17 slots.
+      this.argv = count <= ARGV_PRESIZE_MAX ? new Array<Buffer>(count) : [];
+      this.argc = 0;
     }
     // The hot loop works on locals and stores them back once, when it stops.
     const argv = this.argv;
     const start = this.position;
     let position = start;
-    const argsBefore = argv.length;
+    const argsBefore = this.argc;
+    let argc = argsBefore;
     let remaining = this.argsRemaining;
     let bulkLength = this.bulkLengthBytes;
     let complete = false;
@@ -310,7 +323,7 @@ export class RequestParser {
       const end = position + bulkLength;
       // The payload is followed by two bytes (meant to be "\r\n") that Redis skips unchecked.
       if (end + 2 > length) break;
-      argv.push(bulkLength === 0 ? EMPTY : buffer.subarray(position, end));
+      argv[argc++] = bulkLength === 0 ? EMPTY : buffer.subarray(position, end);
       position = end + 2;
       bulkLength = -1;
       if (--remaining === 0) {
@@ -321,11 +334,12 @@ export class RequestParser {
     this.position = position;
     this.argsRemaining = remaining;
     this.bulkLengthBytes = bulkLength;
+    this.argc = argc;
     if (!complete) {
-      this.partialBytes += position - start + (argv.length - argsBefore) * ARG_OVERHEAD_BYTES;
+      this.partialBytes += position - start + (argc - argsBefore) * ARG_OVERHEAD_BYTES;
       return null;
     }
-    this.argv = [];
+    this.argv = NO_ARGV;
     this.partialBytes = 0;
     return argv;
   }

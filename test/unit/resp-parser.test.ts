@@ -130,6 +130,23 @@ describe('request parser: limits', () => {
 });
 
 describe('request parser: chunking', () => {
+  it('returns every argument, in order, for requests of 1 to 70 arguments cut at every 3 bytes', () => {
+    // Up to 64 arguments the argv array is made at its size; beyond, it grows: both kinds, and
+    // requests split mid-argument, must give the same arguments and nothing more.
+    const expected: string[][] = [];
+    let wire = '';
+    for (let count = 1; count <= 70; count++) {
+      const argv = Array.from({ length: count }, (_, k) => (k === 0 ? 'RPUSH' : `v${count}.${k}`));
+      expected.push(argv);
+      wire += `*${count}\r\n` + argv.map((arg) => `$${arg.length}\r\n${arg}\r\n`).join('');
+    }
+    const bytes = Buffer.from(wire);
+    const chunks: Buffer[] = [];
+    for (let offset = 0; offset < bytes.length; offset += 3) chunks.push(bytes.subarray(offset, offset + 3));
+    expect(parseAll(chunks)).toEqual({ commands: expected });
+    expect(parseAll([bytes])).toEqual({ commands: expected });
+  });
+
   it('assembles a large bulk from many small chunks', () => {
     const value = Buffer.alloc(300_000, 0x61);
     const request = Buffer.concat([Buffer.from(`*2\r\n$4\r\nECHO\r\n$${value.length}\r\n`), value, Buffer.from('\r\n')]);
