@@ -3,7 +3,7 @@
 // load affects alike. Not a test.
 //
 //   npx tsx bench/compare-ab.ts --a <before>/dist/src/cli/main.js --b <after>/dist/src/cli/main.js
-//                               [--rounds 3] [--tests set,get] [--pipelines 1,16]
+//                               [--rounds 4] [--tests set,get] [--pipelines 1,16]
 //                               [--requests-p1 10000] [--requests-p16 50000] [--follower]
 //                               [--a-arg=--read-mode --a-arg=lease] [--b-arg=...]   (server flags)
 //                               [--a-node-arg=--max-semi-space-size=64] [--b-node-arg=...]   (node flags)
@@ -12,8 +12,10 @@
 // buildRaftis in compare-lib.ts; `npx tsc -p tsconfig.build.json --outDir X/dist` on a copy of
 // the repository, plus package.json and a node_modules link, makes one). Both clusters (3 nodes
 // each, fsync on) and redis-server (appendfsync always) run for the whole session; each round
-// runs every workload against redis-server, A's leader and B's leader in turn. Prints medians
-// over the rounds, each raftis figure also as a ratio to redis-server's median.
+// runs every workload against redis-server, then A's leader and B's leader in turn, A first in
+// odd rounds and B first in even ones (the one that ran second was favoured by up to 20%; see
+// runInterleaved). Prints medians over the rounds, each raftis figure also as a ratio to
+// redis-server's median.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -25,7 +27,7 @@ const { values: flags } = parseArgs({
   options: {
     a: { type: 'string' },
     b: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '4' },
     tests: { type: 'string', default: 'set,get' },
     pipelines: { type: 'string', default: '1,16' },
     'requests-p1': { type: 'string', default: '10000' },

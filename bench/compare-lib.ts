@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { roundOrder } from './round-order.js';
+
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export function log(message: string): void {
@@ -538,6 +540,12 @@ export interface InterleavedOptions {
  * Runs every redis-benchmark workload against every target in turn, round after round, so the
  * machine's other load affects them alike (bench/compare-ab.ts, bench/floor.ts). Returns the
  * samples of one workload on one target.
+ *
+ * The first target (the reference, redis-server) always runs first; the others run in the
+ * given order in odd rounds and in reverse order in even rounds. In a fixed order the target
+ * that ran last was favoured: the same build measured 1.15× and then 0.81× of the other at
+ * SET `-P 1`, depending on which one ran second (docs/performance.md, seventh session). Use an
+ * even number of rounds so that each order runs as often.
  */
 export async function runInterleaved(options: InterleavedOptions): Promise<(test: string, pipeline: number, target: string) => BenchSample[]> {
   const key = (test: string, pipeline: number, target: string): string => `${test.toUpperCase()} -P ${pipeline}|${target}`;
@@ -550,7 +558,7 @@ export async function runInterleaved(options: InterleavedOptions): Promise<(test
     for (const pipeline of options.pipelines) {
       const requests = options.requests(pipeline);
       for (const test of options.tests) {
-        for (const target of options.targets) {
+        for (const target of roundOrder(options.targets, round)) {
           const cpu0 = cpuOf(target);
           const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
           if (!result) throw new Error(`no ${test} result`);

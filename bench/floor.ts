@@ -1,7 +1,7 @@
 // How close raftis is to the floor of its own design, and where that floor is against
 // redis-server. Not a test.
 //
-//   npx tsx bench/floor.ts [--main <build>/dist/src/cli/main.js] [--rounds 3] [--tests set,get]
+//   npx tsx bench/floor.ts [--main <build>/dist/src/cli/main.js] [--rounds 4] [--tests set,get]
 //                          [--pipelines 1,16] [--requests-p1 20000] [--requests-p16 100000] [--floor-sync-io]
 //
 // Three servers run for the whole session: redis-server (appendfsync always), the floor (three
@@ -24,7 +24,7 @@ import {
 const { values: flags } = parseArgs({
   options: {
     main: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '4' },
     tests: { type: 'string', default: 'set,get' },
     pipelines: { type: 'string', default: '1,16' },
     'requests-p1': { type: 'string', default: '20000' },
