@@ -89,10 +89,13 @@ export class RaftLog {
 
   /** Appends entries that continue the log (the leader's own proposals). */
   append(entries: readonly Entry[]): void {
-    for (const entry of entries) {
-      assert(entry.index === this.lastIndex() + 1, () => `append ${entry.index} after last ${this.lastIndex()}`);
-      this.entries.push(entry);
-    }
+    for (const entry of entries) this.appendOne(entry);
+  }
+
+  /** append() of one entry, without an array around it. */
+  appendOne(entry: Entry): void {
+    assert(entry.index === this.lastIndex() + 1, () => `append ${entry.index} after last ${this.lastIndex()}`);
+    this.entries.push(entry);
   }
 
   /**

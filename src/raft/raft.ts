@@ -942,7 +942,7 @@ export class Raft {
   private appendProposal(kind: Entry['kind'], data: Uint8Array, change: ConfChange | undefined): ProposeResult {
     const index = this.log.lastIndex() + 1;
     const entry: Entry = change ? { term: this.term, index, kind, data, change } : { term: this.term, index, kind, data };
-    this.log.append([entry]);
+    this.log.appendOne(entry);
     // Appends go out once per ready(), so a burst of proposals shares one message per follower.
     // A single voter commits in advance(), once the entry is on its own disk.
     this.broadcastPending = true;

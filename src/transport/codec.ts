@@ -538,7 +538,9 @@ class Reader {
   /** A copy, so decoded values never pin the (possibly large) buffer they arrived in. */
   raw(count: number, field: string): Buffer {
     this.need(count, field);
-    const value = Buffer.from(this.buf.subarray(this.offset, this.offset + count));
+    // allocUnsafe and copy: Buffer.from(subarray) makes a view only to copy from it.
+    const value = Buffer.allocUnsafe(count);
+    this.buf.copy(value, 0, this.offset, this.offset + count);
     this.offset += count;
     return value;
   }
