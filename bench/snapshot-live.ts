@@ -23,8 +23,7 @@
 //    a follower: its apply path is what stalls then) and waits for its reply (the snapshot is
 //    durable by then); the writes go on for 2 s more.
 // 5. Prints, for the 3 s before and for the snapshot: write latency p50 / p99 / max, any reply
-//    that was not +OK (counted, not thrown), and the
-//    snapshot's duration and size.
+//    that was not +OK (counted, not thrown), and the snapshot's duration and size.
 import { parseArgs } from 'node:util';
 import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
