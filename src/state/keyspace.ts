@@ -194,14 +194,18 @@ export function storedValueChars(stored: Stored): StoredValue {
 
 /** The value as bytes (a new Buffer for a string value; a stored Buffer itself, not to be changed). */
 export function valueBytes(entry: Entry): Buffer {
-  if (entry instanceof PackedEntry) {
-    const packed = entry.packed;
-    const length = packed.length - INDEX_CHARS;
-    const out = Buffer.allocUnsafe(length);
-    out.write(packed, 0, length, 'latin1');
-    return out;
-  }
-  const value = entry.value;
+  return entry instanceof PackedEntry ? packedValueBytes(entry.packed) : storedValueBytes(entry.value);
+}
+
+/** The value's bytes of a packed key, in a new Buffer. */
+function packedValueBytes(packed: string): Buffer {
+  const length = packed.length - INDEX_CHARS;
+  const out = Buffer.allocUnsafe(length);
+  writeLatin1(out, 0, packed, length);
+  return out;
+}
+
+function storedValueBytes(value: StoredValue): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
 }
 
@@ -451,6 +455,16 @@ export class Keyspace {
     if (isLiveStored(stored, this.nowMs)) return entryOf(stored);
     if (this.mutable) this.store(db, key, undefined, storedModIndex(stored));
     return undefined;
+  }
+
+  /**
+   * The bytes of `key`'s value if it is live, else undefined: `lookup` and `valueBytes` in one,
+   * without the Entry view of a packed key. For reads (GET): never deletes.
+   */
+  liveValueBytes(dbIndex: number, key: string): Buffer | undefined {
+    const stored = this.db(dbIndex).raw(key);
+    if (stored === undefined || !isLiveStored(stored, this.nowMs)) return undefined;
+    return typeof stored === 'string' ? packedValueBytes(stored) : storedValueBytes(stored.value);
   }
 
   /** Sets `key` to a new value and expiry, stamped with the current index. */

@@ -7,7 +7,7 @@ import type { Reply } from '../resp/reply.js';
 import type { ExecContext, Handler } from '../commands/context.js';
 import { HANDLERS } from '../commands/handlers.js';
 import { resolveCommand } from '../commands/table.js';
-import { OK, keyOf } from '../commands/parse.js';
+import { NULL_BULK, OK, bulk, keyOf } from '../commands/parse.js';
 import { decodeEntry, EntryDecodeError, plainSetInto, type PlainSet, type StateEntry, type WatchedKey } from './codec.js';
 import { DB_COUNT, Keyspace, isLive, latin1, type ExpiredKey } from './keyspace.js';
 import { SnapshotRestorer, SnapshotWriter } from './snapshot.js';
@@ -86,6 +86,11 @@ class Context implements ExecContext {
 const ERR_NOT_EXECUTABLE = (name: string): Reply => ({
   kind: 'error', value: `ERR '${name}' cannot be executed by the raftis state machine`,
 });
+
+/** Whether a command name is GET, in any case. */
+function isGet(name: Buffer): boolean {
+  return name.length === 3 && (name[0]! | 0x20) === 0x67 && (name[1]! | 0x20) === 0x65 && (name[2]! | 0x20) === 0x74;
+}
 
 export class StateMachine {
   private keyspace = new Keyspace();
@@ -223,6 +228,12 @@ export class StateMachine {
     ks.nowMs = now;
     ks.index = 0;
     ks.mutable = false;
+    if (argv.length === 2 && db >= 0 && db < DB_COUNT && isGet(argv[0]!)) {
+      // A plain GET, the most common read: what the GET handler does, without resolving the
+      // command or making a context.
+      const value = ks.liveValueBytes(db, keyOf(argv[1]!));
+      return value === undefined ? NULL_BULK : bulk(value);
+    }
     return this.execute(this.context(db, now, 0), argv);
   }
 
