@@ -4,7 +4,9 @@
 
 /**
  * The targets in the order round `round` (counted from 1) runs them: the first (the reference)
- * always first, the others in the given order in odd rounds and reversed in even rounds.
+ * always first, the others in the given order in odd rounds and reversed in even rounds. With two
+ * compared targets (compare-ab, floor) each runs in each position equally often over an even
+ * number of rounds; with three or more the middle ones would not move (rotate them instead).
  */
 export function roundOrder<T>(targets: readonly T[], round: number): T[] {
   const [reference, ...others] = targets;

@@ -177,7 +177,7 @@ try {
     .sort(([a], [b]) => a - b).map(([, ms]) => ms.toFixed(0)).join(' ')}`);
   const syncs = fsyncsAfter.count - fsyncsBefore.count;
   console.log(`node ${target.id}'s fsyncs during the snapshot: ${syncs}, averaging ${(syncs > 0 ? (fsyncsAfter.totalMs - fsyncsBefore.totalMs) / syncs : 0).toFixed(1)} ms`);
-  for (const [line, count] of writer.errors) console.log(`not OK: ${count} × ${line}`);
+  for (const [line, count] of writer.errors) console.log(`not OK (left out of the latencies above): ${count} × ${line}`);
   if (flags.keep) console.log(`kept ${dir} (node logs: n<id>.log)`);
 } finally {
   // SIGINT lets a node exit normally, which is when --cpu-prof writes its profile.

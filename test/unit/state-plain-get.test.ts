@@ -34,16 +34,18 @@ describe('plain GET fast path', () => {
     const random = seededRng(7);
     const machine = new StateMachine();
     const keys = Array.from({ length: 40 }, (_, k) => b(`key:${k}`));
-    const lengths = [0, 1, 64, PACKED_VALUE_BYTES_MAX, PACKED_VALUE_BYTES_MAX + 1];
+    // Around the copy loop's limit (32) and the packed form's, in bytes of every value 0x00-0xff.
+    const lengths = [0, 1, 32, 33, 64, PACKED_VALUE_BYTES_MAX, PACKED_VALUE_BYTES_MAX + 1];
     let index = 0;
     let checked = 0;
     for (let step = 0; step < 2000; step++) {
       const key = keys[Math.floor(random() * keys.length)]!;
       const db = random() < 0.8 ? 0 : 3;
-      const value = Buffer.alloc(lengths[Math.floor(random() * lengths.length)]!, 0x61 + (step % 26));
+      const value = Buffer.from(Array.from({ length: lengths[Math.floor(random() * lengths.length)]! }, (_, k) => (step * 7 + k * 13) & 0xff));
       const roll = random();
       const argv = roll < 0.5 ? [b('SET'), key, value] : roll < 0.8 ? [b('SET'), key, value, b('PX'), b(String(1 + Math.floor(random() * 50)))] : [b('DEL'), key];
       machine.apply(++index, encodeWriteEntry({ timeMs: TIME + step, db, argv }));
+      if (roll < 0.5) expect(show(machine.read(db, [b('GET'), key], TIME + step))).toBe(`bulk:${value.toString('latin1')}`);
       // Read at a time that has passed some TTLs and not others.
       const nowMs = TIME + step + Math.floor(random() * 40);
       for (const probe of [key, keys[Math.floor(random() * keys.length)]!, b('missing')]) {
