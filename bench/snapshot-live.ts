@@ -22,14 +22,16 @@
 // 4. After 3 s of writes alone, sends RAFT.SNAPSHOT to the leader (or, with --role follower, to
 //    a follower: its apply path is what stalls then) and waits for its reply (the snapshot is
 //    durable by then); the writes go on for 2 s more.
-// 5. Prints, for the 3 s before and for the snapshot: write latency p50 / p99 / max, any reply
-//    that was not +OK (counted, not thrown), and the snapshot's duration and size.
+// 5. Prints, for the 3 s before, for the snapshot and for the 2 s after its reply (when the WAL is
+//    compacted): write latency p50 / p99 / max, any reply that was not +OK (counted, not thrown),
+//    and the snapshot's duration and size.
 import { parseArgs } from 'node:util';
 import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
-  command, findLeader, log, makeTempDir, raftInfo, removeDir, REPO_ROOT, run, shellLine, startCluster, stopCluster, stopProcess,
+  command, findLeader, log, makeTempDir, removeDir, REPO_ROOT, run, shellLine, startCluster, stopCluster, stopProcess,
 } from './compare-lib.js';
+import { delta, highestBucket, histogramDelta, ms, scrape } from './metrics-scrape.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -121,7 +123,7 @@ function summary(samples: readonly { latencyMs: number }[]): string {
 
 const dir = await makeTempDir('snapshot-live-');
 const cluster = await startCluster({
-  main: flags.main, dataDir: dir, nodeFlags: () => [
+  main: flags.main, dataDir: dir, httpPorts: true, nodeFlags: () => [
     ...(flags['trace-gc'] ? ['--trace-gc'] : []), ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}/prof`] : []),
   ]
 });
@@ -147,26 +149,27 @@ try {
   const writer = new PacedWriter(leader.port);
   writer.run();
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const fsyncs = async (): Promise<{ count: number; totalMs: number }> => {
-    const info = await raftInfo(target);
-    const count = Number(info.get('raft_fsync_count'));
-    return { count, totalMs: (count * Number(info.get('raft_fsync_avg_microseconds'))) / 1000 };
-  };
-  const fsyncsBefore = await fsyncs();
+  // Every node's /metrics just before and just after: fsync latency, event-loop delay (prom-client
+  // resets it at each scrape) and GC pauses, per node, over the snapshot.
+  const metricsBefore = await Promise.all(cluster.nodes.map(scrape));
   const snapshotStart = performance.now();
   const monotonicStart = process.hrtime.bigint() / 1000n;
   const reply = await command(target.port, ['RAFT.SNAPSHOT'], 120_000);
   const snapshotEnd = performance.now();
   if (flags['cpu-prof']) log(`snapshot from ${monotonicStart} to ${process.hrtime.bigint() / 1000n} us (CLOCK_MONOTONIC, the .cpuprofile's clock); node ${target.id} is pid ${target.child.pid}`);
-  const fsyncsAfter = await fsyncs();
+  const metricsAfter = await Promise.all(cluster.nodes.map(scrape));
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await writer.stop();
   const before = writer.samples.filter((s) => s.arrivalMs < snapshotStart);
   const during = writer.samples.filter((s) => s.arrivalMs >= snapshotStart && s.arrivalMs <= snapshotEnd);
+  // The reply comes once the new file is durable and the surplus old one deleted; the WAL's
+  // compaction to it follows, and its deletions stall writes too.
+  const after = writer.samples.filter((s) => s.arrivalMs > snapshotEnd);
   console.log(`raftis 3 nodes, ${keyCount} keys of ${valueBytes} bytes, ${rate} SET/s through the leader; RAFT.SNAPSHOT on the ${flags.role} (node ${target.id})`);
   console.log(`RAFT.SNAPSHOT: ${String(reply)} in ${((snapshotEnd - snapshotStart) / 1000).toFixed(2)} s`);
   console.log(`before the snapshot: ${summary(before)}`);
   console.log(`during the snapshot: ${summary(during)}`);
+  console.log(`in the 2 s after its reply: ${summary(after)}`);
   // Where in time the slow writes were: the longest latency per 250 ms of arrivals.
   const buckets = new Map<number, number>();
   for (const sample of writer.samples) {
@@ -175,8 +178,21 @@ try {
   }
   console.log(`longest write latency per 250 ms of arrivals, from 1 s before the snapshot (ms): ${[...buckets].filter(([b]) => b >= -4)
     .sort(([a], [b]) => a - b).map(([, ms]) => ms.toFixed(0)).join(' ')}`);
-  const syncs = fsyncsAfter.count - fsyncsBefore.count;
-  console.log(`node ${target.id}'s fsyncs during the snapshot: ${syncs}, averaging ${(syncs > 0 ? (fsyncsAfter.totalMs - fsyncsBefore.totalMs) / syncs : 0).toFixed(1)} ms`);
+  console.log('each node over the snapshot (from /metrics; "≤" is the bound of the highest histogram bucket reached):');
+  console.log('| node | CPU s | fsyncs | fsync avg | fsync max | event loop delay max | scavenge max | mark-compact max |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  cluster.nodes.forEach((node, k) => {
+    const [b, a] = [metricsBefore[k]!, metricsAfter[k]!];
+    const bound = (rows: [number, number][]): string => {
+      const max = highestBucket(rows);
+      return max === undefined ? '—' : `≤ ${ms(max)}`;
+    };
+    const fsyncs = delta(b, a, 'raftis_disk_wal_fsync_duration_seconds_count');
+    const fsyncAvg = fsyncs > 0 ? ms(delta(b, a, 'raftis_disk_wal_fsync_duration_seconds_sum') / fsyncs) : '—';
+    const gc = (kind: string): string => bound(histogramDelta(b, a, 'nodejs_gc_duration_seconds', `kind="${kind}"`));
+    const role = node === leader ? ' (leader)' : '';
+    console.log(`| ${node.id}${role}${node === target ? ', snapshotting' : ''} | ${delta(b, a, 'process_cpu_seconds_total').toFixed(1)} | ${fsyncs} | ${fsyncAvg} | ${bound(histogramDelta(b, a, 'raftis_disk_wal_fsync_duration_seconds'))} | ${ms(a.get('nodejs_eventloop_lag_max_seconds') ?? 0)} | ${gc('minor')} | ${gc('major')} |`);
+  });
   for (const [line, count] of writer.errors) console.log(`not OK (left out of the latencies above): ${count} × ${line}`);
   if (flags.keep) console.log(`kept ${dir} (node logs: n<id>.log)`);
 } finally {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { ConfState, SnapshotMeta } from '../raft/types.js';
 import { crc32Of, readU64, writeU32, writeU64 } from './binary.js';
 import { StorageCorruptionError, toWriteError } from './errors.js';
-import type { StorageFile, StorageFs } from './fs.js';
+import { removeLargeFile, type StorageFile, type StorageFs } from './fs.js';
 import type { StorageLogger } from './logger.js';
 import type { SyncStats } from './sync-stats.js';
 
@@ -337,9 +337,11 @@ type WriterState = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
  * dirty pages until finish()'s fsync, and every WAL fsync meanwhile waits for that writeback too
  * (on ext4 a journal commit carries other files' data with it): writes stalled for 0.6 s during
  * a 1 GB snapshot on a live leader (bench/snapshot-live.ts). Flushed in steps, a WAL fsync waits
- * for at most one step. Not counted in SyncStats, whose average is the WAL's fsync latency.
+ * for at most one step: its longest was 16 ms with 16 MiB steps and 6-7 ms with 4 MiB, for 10%
+ * less write throughput (bench/disk-stall.ts). Not counted in SyncStats, whose average is the
+ * WAL's fsync latency.
  */
-export const SNAPSHOT_SYNC_EVERY_BYTES = 16 * 1024 * 1024;
+export const SNAPSHOT_SYNC_EVERY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Streams a state machine image into a new snapshot file. write() as many chunks as needed, then
@@ -442,30 +444,4 @@ export class SnapshotWriter {
   private expectState(expected: WriterState, operation: string): void {
     if (this.state !== expected) throw new Error(`snapshot writer: cannot ${operation} when ${this.state}`);
   }
-}
-
-/** A file is shrunk this much at a time before it is deleted (see removeLargeFile). */
-export const DELETE_STEP_BYTES = 64 * 1024 * 1024;
-const DELETE_STEP_PAUSE_MS = 5;
-
-/**
- * Deletes a file that may be large (an old snapshot) without stalling the WAL's fsyncs: freeing a
- * GB of extents in one unlink held every fdatasync on the same file system for 0.3-0.5 s (ext4,
- * measured), while shrinking it 64 MiB at a time with a short pause between steps kept them under
- * 20-70 ms, as RocksDB's rate-limited deletion does. A reader that still has the file open (a
- * snapshot being streamed to a follower) then sees it cut short, fails its CRC or length check,
- * and the leader sends the newest snapshot instead.
- */
-export async function removeLargeFile(fs: StorageFs, path: string, stepBytes = DELETE_STEP_BYTES): Promise<void> {
-  const file = await fs.open(path, 'readwrite');
-  try {
-    const size = await file.sizeBytes();
-    for (let target = size - stepBytes; target > 0; target -= stepBytes) {
-      await file.truncate(target);
-      await new Promise((resolve) => setTimeout(resolve, DELETE_STEP_PAUSE_MS));
-    }
-  } finally {
-    await file.close();
-  }
-  await fs.unlink(path);
 }

@@ -57,6 +57,9 @@ export interface IndexTerm {
 
 const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
+/** Appended to a segment's name when compaction takes it out of the log, before it is deleted. */
+export const DELETED_SEGMENT_SUFFIX = '.deleted';
+
 export function segmentName(seq: number, firstIndex: number): string {
   return `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
 }

@@ -171,16 +171,80 @@ describe('WAL', () => {
     // The log no longer counts the detached segments, and a save completes while they wait.
     expect(storage.stats().segmentCount).toBeLessThan(segmentsBefore);
     await storage.save({ entries: [entry(31, 1)], hardState: hs(1, 1, 31) });
-    expect(disk.list('/node/wal')).toEqual(expect.arrayContaining(namesBefore));
-    // A crash now leaves the detached segments on disk, a log that still reaches back past the
-    // snapshot: recovery starts from the snapshot and the entries after it, as if the
-    // compaction had not begun (the next one removes them).
+    // The detached segments are still on disk, renamed out of the log (`.deleted`) or not yet.
+    expect(disk.list('/node/wal').map((name) => name.replace(/\.deleted$/, ''))).toEqual(expect.arrayContaining(namesBefore));
+    // A crash now leaves them on disk, and a log that may still reach back past the snapshot:
+    // recovery starts from the snapshot and the entries after it, as if the compaction had not
+    // begun (it deletes the renamed ones; the next compaction removes the others).
     const crashed = await restart(disk, { segmentSizeBytes: 300 });
     expect(crashed.logger.problems).toEqual([]);
     expect(crashed.recovered.snapshot?.meta.index).toBe(20);
     expect(shape(crashed.recovered.entries)).toBe(shape(entries(21, 31, 1)));
     release();
     await compaction.catch(() => undefined);
+  });
+
+  it('shrinks a compacted segment only under its `.deleted` name, so a crash at any step of it recovers the same log', async () => {
+    // Segments of about 5 MiB, more than one removeLargeFile step (DELETE_STEP_BYTES), so that
+    // compaction shrinks each one before its unlink. Shrunk under its own name, a crash would
+    // leave a segment that ends inside a batch before the active one: corruption at the next open.
+    const megabyte = (index: number): Buffer => Buffer.alloc(1 << 20, index);
+    const options = { segmentSizeBytes: 5.5 * (1 << 20) };
+    const build = async (disk: SimDisk, fs?: StorageFs) => {
+      const { storage } = await open(disk, { ...options, ...(fs === undefined ? {} : { fs }) });
+      for (let index = 1; index <= 11; index++) await storage.save({ entries: [entry(index, 1, megabyte(index))], hardState: hs(1, 1, index) });
+      const writer = await storage.createSnapshot({ index: 10, term: 1, confState: { voters: [1], learners: [], removed: [] } });
+      await writer.write(Buffer.from('image at 10'));
+      await writer.finish();
+      return storage;
+    };
+    const check = async (disk: SimDisk, label: string) => {
+      disk.crash();
+      disk.reboot();
+      const { recovered, logger } = await open(disk, options);
+      expect(logger.problems, label).toEqual([]);
+      expect(recovered.snapshot?.meta.index, label).toBe(10);
+      expect(recovered.entries.map((e) => e.index).at(-1), label).toBe(11);
+      expect(Buffer.from(recovered.entries.at(-1)!.data).equals(megabyte(11)), label).toBe(true);
+      expect(disk.list('/node/wal').filter((name) => name.endsWith('.deleted')), label).toEqual([]);
+    };
+
+    // Once through, recording the compaction's disk operations.
+    const disk = new SimDisk(11);
+    const recorded: string[] = [];
+    const fs = disk.mount();
+    const recording: StorageFs = {
+      mkdir: (dir) => fs.mkdir(dir),
+      readdir: (dir) => fs.readdir(dir),
+      rename: async (from, to) => { recorded.push(`rename ${from.split('/').pop()} ${to.split('/').pop()}`); await fs.rename(from, to); },
+      unlink: async (path) => { recorded.push(`unlink ${path.split('/').pop()}`); await fs.unlink(path); },
+      fsyncDir: async (dir) => { recorded.push(`fsyncDir ${dir.split('/').pop()}`); await fs.fsyncDir(dir); },
+      open: async (path, mode) => {
+        const file = await fs.open(path, mode);
+        return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as typeof file, file, {
+          truncate: async (size: number) => { recorded.push(`truncate ${path.split('/').pop()}`); await file.truncate(size); },
+        });
+      },
+    };
+    const storage = await build(disk, recording);
+    recorded.length = 0;
+    expect(await storage.compact(10)).toBe(2);
+    const walOps = recorded.filter((op) => !op.includes('snap'));
+    const [first, second] = walOps.filter((op) => op.startsWith('rename')).map((op) => op.split(' ')[1]!);
+    expect(walOps).toEqual([
+      `rename ${first} ${first}.deleted`, `rename ${second} ${second}.deleted`, 'fsyncDir wal',
+      `truncate ${first}.deleted`, `unlink ${first}.deleted`, `truncate ${second}.deleted`, `unlink ${second}.deleted`, 'fsyncDir wal',
+    ]);
+    await check(disk, 'after the whole compaction');
+
+    // Then a crash after each of its disk operations (and before the first).
+    for (let ops = 0; ops < walOps.length; ops++) {
+      const crashing = new SimDisk(ops);
+      const compacting = await build(crashing);
+      crashing.crashAfterOps(ops);
+      await compacting.compact(10).catch(() => undefined);
+      await check(crashing, `a crash after ${ops} of the compaction's operations`);
+    }
   });
 
   it('keeps the newest hard state after compacting every segment but the active one', async () => {
