@@ -7,6 +7,7 @@
 //                                  [--main dist/src/cli/main.js] [--role leader|follower]
 //                                  [--trace-gc] [--cpu-prof] [--keep]   (node flags on every node;
 //                                  keep the data directory, node logs and profiles)
+//                                  [--server-arg=--snapshots-retained=5 ...]   (raftis server flags)
 //
 // 1. Starts 3 nodes with the default snapshot thresholds (every 100,000 entries, or by log size),
 //    as a node runs in production: the in-memory log then holds at most about 100 MB of 1 KB
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     'trace-gc': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'server-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const keyCount = Number(flags.keys);
@@ -123,7 +125,7 @@ function summary(samples: readonly { latencyMs: number }[]): string {
 
 const dir = await makeTempDir('snapshot-live-');
 const cluster = await startCluster({
-  main: flags.main, dataDir: dir, httpPorts: true, nodeFlags: () => [
+  main: flags.main, dataDir: dir, httpPorts: true, serverArgs: flags['server-arg'], nodeFlags: () => [
     ...(flags['trace-gc'] ? ['--trace-gc'] : []), ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}/prof`] : []),
   ]
 });
