@@ -7,14 +7,17 @@
 // Each variant stores `entries` SETs of 16-byte keys (over `keys` distinct ones, in the same
 // pseudo-random order) from a buffer holding key and value, as a replica applies them:
 //   keyspace   Keyspace.putBytes, what StateMachine.applyPlainSet does for every plain SET: a latin1
-//              key string, a packed value string, 65,536 Maps per database, the derived counts;
-//   one Map    a single Map of key strings to packed value strings (no slots, no counts);
+//              key string, the value in the database's ValueArena (a packed value string before
+//              the eighth session), 65,536 Maps per database, the derived counts;
+//   one Map    a single Map of key strings to ValueArena handles, the old record freed on each
+//              overwrite (no slots, no counts);
 //   table      an open-addressing hash table over one large Buffer: an Int32Array of record
 //              offsets, and records holding the key's and value's bytes and the index. No string
 //              and no object per key, so nothing for the garbage collector to trace or copy.
 // Prints ns per SET for each round (the first rounds include V8's warm-up).
 import { parseArgs } from 'node:util';
-import { Keyspace, latin1, packBytes } from '../src/state/keyspace.js';
+import { Keyspace, latin1 } from '../src/state/keyspace.js';
+import { ValueArena } from '../src/state/value-arena.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -118,11 +121,15 @@ measure('keyspace', (round) => {
   }
 });
 
-const map = new Map<string, string>();
+const map = new Map<string, number>();
+const arena = new ValueArena();
 measure('one Map', (round) => {
   for (let i = 0; i < count; i++) {
     const input = inputs[i]!;
-    map.set(latin1(input, 0, KEY_BYTES), packBytes(input, KEY_BYTES, valueBytes, round * count + i + 1));
+    const key = latin1(input, 0, KEY_BYTES);
+    const old = map.get(key);
+    if (old !== undefined) arena.free(old);
+    map.set(key, arena.store(input, KEY_BYTES, valueBytes, round * count + i + 1));
   }
 });
 

@@ -38,7 +38,7 @@ const keys: Handler = (ctx, argv) => {
   const pattern = argv[1]!;
   const all = matchesAll(pattern);
   const out: Reply[] = [];
-  for (const [key] of ctx.ks.liveKeys(ctx.db, ctx.nowMs)) {
+  for (const key of ctx.ks.liveKeys(ctx.db, ctx.nowMs)) {
     const bytes = keyBytes(key);
     if (all || globMatch(pattern, bytes)) out.push(bulk(bytes));
   }

@@ -1047,7 +1047,12 @@ export class RaftNode implements Executor {
       const meta = this.raft.snapshotMeta(index);
       const logBytesBefore = this.logBytesSinceSnapshot;
       const image = this.machine.beginSnapshot();
-      const writer = await this.storage.createSnapshot(meta, encodeMemberTable(this.members));
+      // A failed attempt ends the image too: until then the keyspace keeps, for it, every value
+      // that writes replace (copy-on-write, and the arena records it must not free yet).
+      const writer = await this.storage.createSnapshot(meta, encodeMemberTable(this.members)).catch((error: unknown) => {
+        image.cancel();
+        throw error;
+      });
       let bytes = 0;
       try {
         for (let chunk = image.nextChunkReusingBuffer(1 << 20); chunk !== null; chunk = image.nextChunkReusingBuffer(1 << 20)) {
@@ -1057,6 +1062,7 @@ export class RaftNode implements Executor {
         }
         await writer.finish();
       } catch (error) {
+        image.cancel();
         await writer.abort().catch(() => undefined);
         throw error;
       }

@@ -5,8 +5,9 @@
 //
 // Keys are held as latin1 strings (one char per byte, so any binary key round-trips) in 65536
 // slots per database chosen by a fixed hash of the key. A key without expiry whose value is short
-// is stored as one "packed" string, its value's bytes followed by its modIndex (see Stored): no
-// object per key, which is most of what a key costs besides its strings and its Map slot. The slots give SCAN a cursor that survives
+// has its value and modIndex in the database's ValueArena, off the JavaScript heap, and its Map
+// slot holds the record's handle, a small integer (see Stored): no object per key besides the key
+// string, and no garbage when a value is overwritten. The slots give SCAN a cursor that survives
 // writes and resizes exactly as Redis's does (see scan()), give RANDOMKEY a cheap random start, and
 // give snapshots a unit small enough to copy when a write lands in the slot being serialized.
 //
@@ -15,6 +16,7 @@
 // Redis, where a key expires when now > when.
 
 import { mixNumbersInto, slotHash, stringHash, valueHashInto, type Lanes } from './hash.js';
+import { ARENA_VALUE_BYTES_MAX, ValueArena } from './value-arena.js';
 
 export const DB_COUNT = 16;
 export const SLOT_BITS = 16;
@@ -32,10 +34,12 @@ export const EXACT_WATCH_KEYS_MAX = 65536;
 
 /**
  * Estimated bytes per key beyond the key and value themselves: the Map slot (about 46 bytes with
- * 65536 slots per database), the two string headers, and for an Entry the object (48) and its
- * boxed expiry time (16). Measured with V8's heapUsed on 1M keys; see docs/performance.md.
+ * 65536 slots per database), the key's string header, and for an arena record its header (12)
+ * and size-class rounding (8 on average); for an Entry the object (48) and its boxed expiry time
+ * (16) and the value's string header. Measured with V8's heapUsed on 1M keys; see
+ * docs/performance.md.
  */
-const PACKED_OVERHEAD_BYTES = 80;
+const ARENA_OVERHEAD_BYTES = 80;
 const ENTRY_OVERHEAD_BYTES = 144;
 
 /**
@@ -64,37 +68,16 @@ export function toStored(bytes: Buffer | string): StoredValue {
 }
 
 /**
- * How the keyspace holds a key. Either a packed string: the value's bytes as latin1 chars followed
- * by INDEX_CHARS chars holding its modIndex (little-endian, 8 bits per char), for a key without
- * expiry whose value is at most PACKED_VALUE_BYTES_MAX bytes; or an Entry object (a key with an
- * expiry, or a long value, where one more copy to pack would cost more than the object saves).
- * Both are immutable, so a snapshot can keep the old one.
+ * How the keyspace holds a key. Either a number, the handle of a record in its database's
+ * ValueArena holding the value's bytes and modIndex, for a key without expiry whose value is at
+ * most PACKED_VALUE_BYTES_MAX bytes (the arena frees it when the key changes); or an Entry object
+ * (a key with an expiry, a long value, or a value the arena had no room for). An Entry is
+ * immutable, so a snapshot can keep the old one; a handle a snapshot may still read is freed only
+ * when the snapshot ends (Keyspace.store).
  */
-export type Stored = string | Entry;
+export type Stored = number | Entry;
 
-const INDEX_CHARS = 7;
-export const PACKED_VALUE_BYTES_MAX = 4096;
-const packScratch = Buffer.allocUnsafe(PACKED_VALUE_BYTES_MAX + INDEX_CHARS);
-
-function writeIndex(target: Buffer, at: number, modIndex: number): void {
-  const low = modIndex >>> 0;
-  const high = Math.floor(modIndex / 4294967296);
-  target[at] = low & 0xff;
-  target[at + 1] = (low >>> 8) & 0xff;
-  target[at + 2] = (low >>> 16) & 0xff;
-  target[at + 3] = low >>> 24;
-  target[at + 4] = high & 0xff;
-  target[at + 5] = (high >>> 8) & 0xff;
-  target[at + 6] = (high >>> 16) & 0xff;
-}
-
-function packedIndex(packed: string): number {
-  const at = packed.length - INDEX_CHARS;
-  const low = (packed.charCodeAt(at) | (packed.charCodeAt(at + 1) << 8) | (packed.charCodeAt(at + 2) << 16)
-    | (packed.charCodeAt(at + 3) << 24)) >>> 0;
-  const high = packed.charCodeAt(at + 4) | (packed.charCodeAt(at + 5) << 8) | (packed.charCodeAt(at + 6) << 16);
-  return high * 4294967296 + low;
-}
+export const PACKED_VALUE_BYTES_MAX = ARENA_VALUE_BYTES_MAX;
 
 /**
  * Up to this many chars a JavaScript loop writes a latin1 string faster than Node's latin1Write:
@@ -120,22 +103,6 @@ export function writeLatin1(target: Buffer, offset: number, text: string, length
   }
 }
 
-/** Packs `length` bytes of `source` from `start` (a Buffer, or a latin1 string) with `modIndex`. */
-export function packBytes(source: Buffer | string, start: number, length: number, modIndex: number): string {
-  if (length > PACKED_VALUE_BYTES_MAX) throw new Error(`assertion: packing ${length} bytes`);
-  const target = packScratch;
-  if (typeof source !== 'string') {
-    // Buffer.copy's own overhead is more than the copy for short values (bytes copy faster in a
-    // loop than chars do: the crossover is later than SHORT_COPY_MAX).
-    if (length <= 64) for (let i = 0; i < length; i++) target[i] = source[start + i]!;
-    else source.copy(target, 0, start, start + length);
-  } else {
-    writeLatin1(target, 0, start === 0 ? source : source.slice(start, start + length), length);
-  }
-  writeIndex(target, length, modIndex);
-  return latin1(target, 0, length + INDEX_CHARS);
-}
-
 type Latin1Slicer = Buffer & { latin1Slice?: (start: number, end: number) => string };
 
 /**
@@ -147,62 +114,46 @@ export const latin1: (buffer: Buffer, start: number, end: number) => string =
     ? (buffer, start, end) => (buffer as Latin1Slicer).latin1Slice!(start, end)
     : (buffer, start, end) => buffer.toString('latin1', start, end);
 
-/** The stored form of a value (bytes, or a value already stored) with its expiry and index. */
-export function makeStored(value: Buffer | string, expiresAtMs: number, modIndex: number): Stored {
-  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return packBytes(value, 0, value.length, modIndex);
-  return { value: toStored(value), expiresAtMs, modIndex };
+/**
+ * The stored form of `length` bytes of `source` from `start` (a Buffer, or a latin1 string) with
+ * an expiry and index, in `db`: an arena record when it can be one, else an Entry (copied: argv
+ * may be a slice of a whole log entry).
+ */
+export function makeStored(db: Db, source: Buffer | string, start: number, length: number, expiresAtMs: number, modIndex: number): Stored {
+  if (expiresAtMs === 0 && length <= PACKED_VALUE_BYTES_MAX) {
+    const handle = db.arena.store(source, start, length, modIndex);
+    if (handle >= 0) return handle;
+  }
+  const whole = start === 0 && length === source.length;
+  const value = typeof source === 'string' ? (whole ? source : source.slice(start, start + length))
+    : toStored(whole ? source : source.subarray(start, start + length));
+  return { value, expiresAtMs, modIndex };
 }
 
-/** An Entry read from a packed string; the value is cut out only when asked for. */
-class PackedEntry implements Entry {
-  constructor(readonly packed: string) {}
-
-  get value(): string {
-    return this.packed.slice(0, this.packed.length - INDEX_CHARS);
-  }
-
-  get expiresAtMs(): number {
-    return 0;
-  }
-
-  get modIndex(): number {
-    return packedIndex(this.packed);
-  }
+/**
+ * The Entry of a stored key. For an arena record, a new object with a copy of the value (a view
+ * could outlive the record: SET ... GET reads the old value after storing the new one).
+ */
+export function entryOf(db: Db, stored: Stored): Entry {
+  if (typeof stored !== 'number') return stored;
+  return { value: db.arena.valueString(stored), expiresAtMs: 0, modIndex: db.arena.modIndex(stored) };
 }
 
-/** The Entry view of a stored key (a new PackedEntry for a packed one: compare Stored, not views). */
-export function entryOf(stored: Stored): Entry {
-  return typeof stored === 'string' ? new PackedEntry(stored) : stored;
-}
-
-export function storedValueLength(stored: Stored): number {
-  return typeof stored === 'string' ? stored.length - INDEX_CHARS : stored.value.length;
+export function storedValueLength(db: Db, stored: Stored): number {
+  return typeof stored === 'number' ? db.arena.length(stored) : stored.value.length;
 }
 
 export function storedExpiresAtMs(stored: Stored): number {
-  return typeof stored === 'string' ? 0 : stored.expiresAtMs;
+  return typeof stored === 'number' ? 0 : stored.expiresAtMs;
 }
 
-export function storedModIndex(stored: Stored): number {
-  return typeof stored === 'string' ? packedIndex(stored) : stored.modIndex;
-}
-
-/** The stored value: for a packed key, its value's chars (`storedValueLength` of them) and more. */
-export function storedValueChars(stored: Stored): StoredValue {
-  return typeof stored === 'string' ? stored : stored.value;
+export function storedModIndex(db: Db, stored: Stored): number {
+  return typeof stored === 'number' ? db.arena.modIndex(stored) : stored.modIndex;
 }
 
 /** The value as bytes (a new Buffer for a string value; a stored Buffer itself, not to be changed). */
 export function valueBytes(entry: Entry): Buffer {
-  return entry instanceof PackedEntry ? packedValueBytes(entry.packed) : storedValueBytes(entry.value);
-}
-
-/** The value's bytes of a packed key, in a new Buffer. */
-function packedValueBytes(packed: string): Buffer {
-  const length = packed.length - INDEX_CHARS;
-  const out = Buffer.allocUnsafe(length);
-  writeLatin1(out, 0, packed, length);
-  return out;
+  return storedValueBytes(entry.value);
 }
 
 function storedValueBytes(value: StoredValue): Buffer {
@@ -210,7 +161,7 @@ function storedValueBytes(value: StoredValue): Buffer {
 }
 
 export function valueLength(entry: Entry): number {
-  return entry instanceof PackedEntry ? entry.packed.length - INDEX_CHARS : entry.value.length;
+  return entry.value.length;
 }
 
 /** Every stored key of a database, expired ones included. */
@@ -226,7 +177,7 @@ export function isLive(entry: Entry, nowMs: number): boolean {
 }
 
 function isLiveStored(stored: Stored, nowMs: number): boolean {
-  return typeof stored === 'string' || stored.expiresAtMs === 0 || stored.expiresAtMs >= nowMs;
+  return typeof stored === 'number' || stored.expiresAtMs === 0 || stored.expiresAtMs >= nowMs;
 }
 
 const scratch: Lanes = { a: 0, b: 0 };
@@ -235,12 +186,12 @@ const scratch: Lanes = { a: 0, b: 0 };
  * A key's contribution to its database's digest, left in `scratch`: the value's lanes mixed with
  * the key's (`keyHash` is slotHash(key)), the expiry and the index. The same for either stored form.
  */
-function entryHashInto(key: string, keyHash: number, stored: Stored): void {
-  if (typeof stored === 'string') {
-    valueHashInto(stored, 0, scratch, stored.length - INDEX_CHARS);
+function entryHashInto(db: Db, key: string, keyHash: number, stored: Stored): void {
+  if (typeof stored === 'number') {
+    valueHashInto(db.arena.view(stored), 0, scratch);
     scratch.a ^= keyHash;
     scratch.b ^= stringHash(key, 0x1b873593);
-    mixNumbersInto(scratch, 0, packedIndex(stored));
+    mixNumbersInto(scratch, 0, db.arena.modIndex(stored));
     return;
   }
   valueHashInto(stored.value, 0, scratch);
@@ -252,13 +203,13 @@ function entryHashInto(key: string, keyHash: number, stored: Stored): void {
 /** Counts a key just stored into its database's digest, memory, size and expiry figures; true when it expires. */
 function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean {
   if (db.digestTracked) {
-    entryHashInto(key, keyHash, stored);
+    entryHashInto(db, key, keyHash, stored);
     db.digestA = (db.digestA + scratch.a) >>> 0;
     db.digestB = (db.digestB + scratch.b) >>> 0;
   }
-  db.memoryBytes += key.length + storedValueLength(stored) + overheadOf(stored);
+  db.memoryBytes += key.length + storedValueLength(db, stored) + overheadOf(stored);
   db.size++;
-  if (typeof stored === 'string' || stored.expiresAtMs === 0) return false;
+  if (typeof stored === 'number' || stored.expiresAtMs === 0) return false;
   db.expiresCount++;
   db.expiresAtSumMs += stored.expiresAtMs;
   return true;
@@ -267,20 +218,20 @@ function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean 
 /** The reverse of countIn, for a key about to be replaced or deleted. */
 function countOut(db: Db, key: string, keyHash: number, stored: Stored): void {
   if (db.digestTracked) {
-    entryHashInto(key, keyHash, stored);
+    entryHashInto(db, key, keyHash, stored);
     db.digestA = (db.digestA - scratch.a) >>> 0;
     db.digestB = (db.digestB - scratch.b) >>> 0;
   }
-  db.memoryBytes -= key.length + storedValueLength(stored) + overheadOf(stored);
+  db.memoryBytes -= key.length + storedValueLength(db, stored) + overheadOf(stored);
   db.size--;
-  if (typeof stored !== 'string' && stored.expiresAtMs !== 0) {
+  if (typeof stored !== 'number' && stored.expiresAtMs !== 0) {
     db.expiresCount--;
     db.expiresAtSumMs -= stored.expiresAtMs;
   }
 }
 
 function overheadOf(stored: Stored): number {
-  return typeof stored === 'string' ? PACKED_OVERHEAD_BYTES : ENTRY_OVERHEAD_BYTES;
+  return typeof stored === 'number' ? ARENA_OVERHEAD_BYTES : ENTRY_OVERHEAD_BYTES;
 }
 
 export type Slots = (Map<string, Stored> | undefined)[];
@@ -289,6 +240,8 @@ export type Slots = (Map<string, Stored> | undefined)[];
 export class Db {
   /** Allocated on the first write; replaced (not cleared) by a flush, so a snapshot keeps the old. */
   slots: Slots | undefined = undefined;
+  /** The values of the keys stored as handles (see Stored); goes with the Db on SWAPDB and FLUSHDB. */
+  readonly arena = new ValueArena();
   /** Stored keys, expired ones not yet deleted included. */
   size = 0;
   /** Stored keys that have an expiry. */
@@ -321,7 +274,7 @@ export class Db {
 
   get(key: string): Entry | undefined {
     const stored = this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
-    return stored === undefined ? undefined : entryOf(stored);
+    return stored === undefined ? undefined : entryOf(this, stored);
   }
 
   /** The key as stored (see Stored). */
@@ -332,7 +285,7 @@ export class Db {
   /** The version WATCH records and EXEC compares (see StateMachine.modIndex). */
   version(key: string): number {
     const stored = this.raw(key);
-    const base = stored !== undefined ? storedModIndex(stored) : (this.tombstones.get(key) ?? this.tombstoneFloor);
+    const base = stored !== undefined ? storedModIndex(this, stored) : (this.tombstones.get(key) ?? this.tombstoneFloor);
     return Math.max(base, this.epoch);
   }
 
@@ -437,8 +390,10 @@ export class Keyspace {
   index = 0;
   /** False on reads: lookups then never delete an expired key. */
   mutable = false;
-  /** The snapshot in progress, if any. */
+  /** The snapshot in progress, if any; set by the snapshot, cleared through endSnapshot. */
   cow: CowCursor | null = null;
+  /** Pairs of (Db, arena handle) replaced while the snapshot in progress still had to read them. */
+  private deferredFrees: (Db | number)[] = [];
   private heap = new ExpiryHeap();
 
   db(index: number): Db {
@@ -452,52 +407,63 @@ export class Keyspace {
     const db = this.db(dbIndex);
     const stored = db.raw(key);
     if (stored === undefined) return undefined;
-    if (isLiveStored(stored, this.nowMs)) return entryOf(stored);
-    if (this.mutable) this.store(db, key, undefined, storedModIndex(stored));
+    if (isLiveStored(stored, this.nowMs)) return entryOf(db, stored);
+    if (this.mutable) this.store(db, key, undefined, storedModIndex(db, stored));
     return undefined;
   }
 
   /**
    * The bytes of `key`'s value if it is live, else undefined: `lookup` and `valueBytes` in one,
-   * without the Entry view of a packed key. For reads (GET): never deletes.
+   * without an Entry for an arena record. For reads (GET): never deletes.
    */
   liveValueBytes(dbIndex: number, key: string): Buffer | undefined {
-    const stored = this.db(dbIndex).raw(key);
-    if (stored === undefined || !isLiveStored(stored, this.nowMs)) return undefined;
-    return typeof stored === 'string' ? packedValueBytes(stored) : storedValueBytes(stored.value);
+    const db = this.db(dbIndex);
+    const stored = db.raw(key);
+    if (stored === undefined) return undefined;
+    if (typeof stored === 'number') return db.arena.copyValue(stored);
+    return isLiveStored(stored, this.nowMs) ? storedValueBytes(stored.value) : undefined;
   }
 
   /** Sets `key` to a new value and expiry, stamped with the current index. */
   put(dbIndex: number, key: string, value: Buffer | string, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, makeStored(value, expiresAtMs, this.index), 0);
+    const db = this.db(dbIndex);
+    this.store(db, key, makeStored(db, value, 0, value.length, expiresAtMs, this.index), 0);
   }
 
   /** put() of `length` bytes of `source` from `start`, with no expiry, without a view of them. */
   putBytes(dbIndex: number, key: string, source: Buffer, start: number, length: number): void {
     this.assertMutable();
-    const stored = length <= PACKED_VALUE_BYTES_MAX ? packBytes(source, start, length, this.index)
-      : makeStored(source.subarray(start, start + length), 0, this.index);
-    this.store(this.db(dbIndex), key, stored, 0);
+    const db = this.db(dbIndex);
+    this.store(db, key, makeStored(db, source, start, length, 0, this.index), 0);
   }
 
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
   putEntry(dbIndex: number, key: string, entry: Entry): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, restamp(entry, entry.expiresAtMs, this.index), 0);
+    const db = this.db(dbIndex);
+    this.store(db, key, restamp(db, entry, entry.expiresAtMs, this.index), 0);
   }
 
   /** Changes the expiry of an existing key. */
   setExpiry(dbIndex: number, key: string, entry: Entry, expiresAtMs: number): void {
     this.assertMutable();
-    this.store(this.db(dbIndex), key, restamp(entry, expiresAtMs, this.index), 0);
+    const db = this.db(dbIndex);
+    this.store(db, key, restamp(db, entry, expiresAtMs, this.index), 0);
   }
 
   /** Deletes a live key; false if there was none. */
   remove(dbIndex: number, key: string): boolean {
     this.assertMutable();
-    if (this.lookup(dbIndex, key) === undefined) return false;
-    this.store(this.db(dbIndex), key, undefined, this.index);
+    // lookup() without its Entry: an expired key is deleted all the same, as no logical change.
+    const db = this.db(dbIndex);
+    const stored = db.raw(key);
+    if (stored === undefined) return false;
+    if (!isLiveStored(stored, this.nowMs)) {
+      this.store(db, key, undefined, storedModIndex(db, stored));
+      return false;
+    }
+    this.store(db, key, undefined, this.index);
     return true;
   }
 
@@ -510,7 +476,7 @@ export class Keyspace {
     const db = this.db(dbIndex);
     const stored = db.raw(key);
     if (stored === undefined || isLiveStored(stored, this.nowMs)) return false;
-    this.store(db, key, undefined, storedModIndex(stored));
+    this.store(db, key, undefined, storedModIndex(db, stored));
     return true;
   }
 
@@ -568,8 +534,15 @@ export class Keyspace {
     }
     let map = slots[slot];
     const old = map?.get(key);
-    if (this.cow !== null) this.saveForSnapshot(db, slot, key, old);
-    if (old !== undefined) countOut(db, key, keyHash, old);
+    const savedForSnapshot = this.cow !== null && this.saveForSnapshot(db, slot, key, old);
+    if (old !== undefined) {
+      countOut(db, key, keyHash, old);
+      if (typeof old === 'number') {
+        // The snapshot in progress reads a record it saved when it gets to its slot: freed then.
+        if (savedForSnapshot) this.deferredFrees.push(db, old);
+        else db.arena.free(old);
+      }
+    }
     if (entry === undefined) {
       if (old === undefined) return;
       map!.delete(key);
@@ -586,19 +559,34 @@ export class Keyspace {
     if (countIn(db, key, keyHash, entry)) this.pushExpiry(db, key, entry as Entry);
   }
 
-  private saveForSnapshot(db: Db, slot: number, key: string, old: Stored | undefined): void {
+  /** Keeps `old` for the snapshot in progress if it has yet to copy `key`; true if `old` was kept. */
+  private saveForSnapshot(db: Db, slot: number, key: string, old: Stored | undefined): boolean {
     const cursor = this.cow!;
     const tracker = cursor.trackers.get(db);
-    if (tracker === undefined || tracker.slots !== db.slots) return;
+    if (tracker === undefined || tracker.slots !== db.slots) return false;
     // Slots the snapshot has already copied need nothing.
-    if (tracker.ordinal < cursor.dbOrdinal) return;
-    if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return;
+    if (tracker.ordinal < cursor.dbOrdinal) return false;
+    if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return false;
     let saved = tracker.saved.get(slot);
     if (saved === undefined) {
       saved = new Map();
       tracker.saved.set(slot, saved);
     }
-    if (!saved.has(key)) saved.set(key, old ?? null);
+    if (saved.has(key)) return false;
+    saved.set(key, old ?? null);
+    return old !== undefined;
+  }
+
+  /**
+   * Ends the snapshot `cursor` (finished or cancelled): the keyspace stops keeping copies for it,
+   * and the arena records it kept are freed.
+   */
+  endSnapshot(cursor: CowCursor): void {
+    if (this.cow !== cursor) return;
+    this.cow = null;
+    const deferred = this.deferredFrees;
+    this.deferredFrees = [];
+    for (let i = 0; i < deferred.length; i += 2) (deferred[i] as Db).arena.free(deferred[i + 1] as number);
   }
 
   private pushExpiry(db: Db, key: string, entry: Entry): void {
@@ -671,7 +659,7 @@ export class Keyspace {
     fresh.tombstoneFloor = old.tombstoneFloor;
     fresh.epoch = old.epoch;
     if (old.size <= EXACT_WATCH_KEYS_MAX) {
-      for (const [key, entry] of storedEntries(old)) fresh.addTombstone(key, this.deletionVersion(entry));
+      for (const [key, entry] of storedEntries(old)) fresh.addTombstone(key, this.deletionVersion(old, entry));
     } else {
       fresh.epoch = this.index;
     }
@@ -682,8 +670,8 @@ export class Keyspace {
    * The tombstone a deleted entry leaves: the current index, unless its time had already passed,
    * in which case deleting it is no logical change (Redis: "expired key now deleted").
    */
-  private deletionVersion(stored: Stored): number {
-    return isLiveStored(stored, this.nowMs) ? this.index : storedModIndex(stored);
+  private deletionVersion(db: Db, stored: Stored): number {
+    return isLiveStored(stored, this.nowMs) ? this.index : storedModIndex(db, stored);
   }
 
   private replaceDb(old: Db, fresh: Db): void {
@@ -711,8 +699,9 @@ export class Keyspace {
     const dbA = this.db(a);
     const dbB = this.db(b);
     const exact = dbA.size + dbB.size <= EXACT_WATCH_KEYS_MAX;
-    const beforeA = exact ? new Map(storedEntries(dbA)) : undefined;
-    const beforeB = exact ? new Map(storedEntries(dbB)) : undefined;
+    // As Entry objects: restamping replaces the keys' arena records, which these must outlive.
+    const beforeA = exact ? entriesOf(dbA) : undefined;
+    const beforeB = exact ? entriesOf(dbB) : undefined;
     this.dbs[a] = dbB;
     this.dbs[b] = dbA;
     dbA.index = b;
@@ -730,27 +719,26 @@ export class Keyspace {
   }
 
   /** `target` now holds `after`; its index held `before`. */
-  private restampAfterSwap(target: Db, before: Map<string, Stored>, after: Map<string, Stored>): void {
-    for (const [key, stored] of after) {
+  private restampAfterSwap(target: Db, before: Map<string, Entry>, after: Map<string, Entry>): void {
+    for (const [key, entry] of after) {
       const previous = before.get(key);
-      const previousVersion = previous !== undefined ? storedModIndex(previous) : (target.tombstones.get(key) ?? target.tombstoneFloor);
+      const previousVersion = previous !== undefined ? previous.modIndex : (target.tombstones.get(key) ?? target.tombstoneFloor);
       target.tombstones.delete(key);
-      const modIndex = isLiveStored(stored, this.nowMs) ? this.index : previousVersion;
-      const entry = entryOf(stored);
-      this.store(target, key, restamp(entry, entry.expiresAtMs, modIndex), 0);
+      const modIndex = isLive(entry, this.nowMs) ? this.index : previousVersion;
+      this.store(target, key, restamp(target, entry, entry.expiresAtMs, modIndex), 0);
     }
     for (const [key, entry] of before) {
-      if (!after.has(key)) target.addTombstone(key, this.deletionVersion(entry));
+      if (!after.has(key)) target.addTombstone(key, isLive(entry, this.nowMs) ? this.index : entry.modIndex);
     }
   }
 
   /** Live keys of a database, in slot order. Stable while nothing is written. */
-  *liveKeys(dbIndex: number, nowMs: number): Generator<[string, Entry]> {
+  *liveKeys(dbIndex: number, nowMs: number): Generator<string> {
     const slots = this.db(dbIndex).slots;
     if (slots === undefined) return;
     for (const map of slots) {
       if (map === undefined) continue;
-      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) yield [key, entryOf(stored)];
+      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) yield key;
     }
   }
 
@@ -761,7 +749,7 @@ export class Keyspace {
    * (here: `bits` follows the key count) between calls.
    * Returns the next cursor (0 when done). `visit` gets every live key of each bucket visited.
    */
-  scan(dbIndex: number, cursor: bigint, count: number, nowMs: number, visit: (key: string, entry: Entry) => void): bigint {
+  scan(dbIndex: number, cursor: bigint, count: number, nowMs: number, visit: (key: string) => void): bigint {
     const db = this.db(dbIndex);
     const slots = db.slots;
     if (slots === undefined || db.size === 0) return 0n;
@@ -778,7 +766,7 @@ export class Keyspace {
           const map = slots[slot];
           if (map === undefined) continue;
           for (const [key, stored] of map) {
-            if (isLiveStored(stored, nowMs)) visit(key, entryOf(stored));
+            if (isLiveStored(stored, nowMs)) visit(key);
             visited++;
           }
         }
@@ -787,7 +775,7 @@ export class Keyspace {
         if (map !== undefined) {
           for (const [key, stored] of map) {
             if (((slotHash(key) & mask) >>> 0) !== v) continue;
-            if (isLiveStored(stored, nowMs)) visit(key, entryOf(stored));
+            if (isLiveStored(stored, nowMs)) visit(key);
             visited++;
           }
         }
@@ -852,7 +840,7 @@ function trackDigest(db: Db): void {
     const map = slots[slot];
     if (map === undefined) continue;
     map.forEach((stored, key) => {
-      entryHashInto(key, slotHash(key), stored);
+      entryHashInto(db, key, slotHash(key), stored);
       a = (a + scratch.a) >>> 0;
       b = (b + scratch.b) >>> 0;
     });
@@ -862,20 +850,18 @@ function trackDigest(db: Db): void {
   db.digestTracked = true;
 }
 
-/** An entry's value with a new expiry and index, in its stored form (no copy of a long value). */
-function restamp(entry: Entry, expiresAtMs: number, modIndex: number): Stored {
-  if (entry instanceof PackedEntry) {
-    const packed = entry.packed;
-    const length = packed.length - INDEX_CHARS;
-    if (expiresAtMs === 0) return packBytes(packed, 0, length, modIndex);
-    // A copy, not entry.value: V8 makes a slice of 13 chars or more a view that would keep the
-    // whole packed string alive as long as the entry.
-    writeLatin1(packScratch, 0, packed, length);
-    return { value: latin1(packScratch, 0, length), expiresAtMs, modIndex };
-  }
+/** An entry's value with a new expiry and index, in its stored form in `db` (no copy of a long value). */
+function restamp(db: Db, entry: Entry, expiresAtMs: number, modIndex: number): Stored {
   const value = entry.value;
-  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return packBytes(value, 0, value.length, modIndex);
+  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return makeStored(db, value, 0, value.length, 0, modIndex);
   return { value, expiresAtMs, modIndex };
+}
+
+/** A database's stored keys as Entry objects (copies of arena records), expired ones included. */
+function entriesOf(db: Db): Map<string, Entry> {
+  const out = new Map<string, Entry>();
+  for (const [key, stored] of storedEntries(db)) out.set(key, entryOf(db, stored));
+  return out;
 }
 
 function reverseBits(value: number, bits: number): number {

@@ -43,6 +43,9 @@ export interface StateInfo {
   readonly expires: number;
   /** An estimate of the memory the keyspace uses (keys, values and per-key overhead). */
   readonly memoryBytes: number;
+  /** The value arenas (keyspace.ts, Stored): bytes of the records in use, and of their slabs. */
+  readonly arenaBytesInUse: number;
+  readonly arenaBytesAllocated: number;
   readonly snapshotInProgress: boolean;
 }
 
@@ -273,10 +276,14 @@ export class StateMachine {
     let keys = 0;
     let expires = 0;
     let memoryBytes = 0;
+    let arenaBytesInUse = 0;
+    let arenaBytesAllocated = 0;
     for (const db of this.keyspace.dbs) {
       keys += db.size;
       expires += db.expiresCount;
       memoryBytes += db.memoryBytes;
+      arenaBytesInUse += db.arena.bytesInUse;
+      arenaBytesAllocated += db.arena.bytesAllocated;
       if (db.size === 0) continue;
       const avg = db.expiresCount === 0 ? 0 : Math.max(0, Math.round(db.expiresAtSumMs / db.expiresCount - now));
       keyspace.push({ db: db.index, keys: db.size, expires: db.expiresCount, avgTtlMs: avg });
@@ -288,6 +295,8 @@ export class StateMachine {
       keys,
       expires,
       memoryBytes,
+      arenaBytesInUse,
+      arenaBytesAllocated,
       snapshotInProgress: this.keyspace.cow !== null,
     };
   }

@@ -20,8 +20,8 @@
 // A chunk boundary may fall anywhere, even inside a value.
 
 import {
-  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, packBytes, storedExpiresAtMs, storedModIndex, writeLatin1,
-  storedValueChars, storedValueLength, type CowCursor, type CowTracker, type Stored,
+  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, makeStored, writeLatin1,
+  type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
 
 const MAGIC = Buffer.from('RFTSNAP1', 'latin1');
@@ -131,6 +131,20 @@ class Encoder {
     }
   }
 
+  /** A length-prefixed run of `length` bytes of `source` from `start` (an arena record's value). */
+  bytes(source: Buffer, start: number, length: number): void {
+    this.u32(length);
+    this.reserve(length);
+    const buffer = this.buffer;
+    const to = this.used;
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) buffer[to + i] = source[start + i]!;
+    } else {
+      source.copy(buffer, to, start, start + length);
+    }
+    this.used += length;
+  }
+
   get pendingBytes(): number {
     return this.used;
   }
@@ -187,7 +201,7 @@ export class SnapshotWriter implements CowCursor {
   /** Stops this snapshot; the keyspace stops keeping copies for it. */
   cancel(): void {
     this.cancelled = true;
-    if (this.keyspace.cow === this) this.keyspace.cow = null;
+    this.keyspace.endSnapshot(this);
   }
 
   /**
@@ -286,7 +300,7 @@ export class SnapshotWriter implements CowCursor {
         encoder.flush();
         this.accept(Buffer.from(this.meta.digest, 'latin1'), true);
         this.stage = 'done';
-        if (this.keyspace.cow === this) this.keyspace.cow = null;
+        this.keyspace.endSnapshot(this);
         return true;
       }
       case 'done':
@@ -320,24 +334,32 @@ export class SnapshotWriter implements CowCursor {
   private copySlot(plan: DbPlan, slot: number): void {
     const saved = plan.tracker.saved.get(slot);
     const map = plan.tracker.slots?.[slot];
+    const db = plan.db;
     if (map !== undefined) {
-      for (const [key, entry] of map) if (saved === undefined || !saved.has(key)) this.writeKey(key, entry);
+      for (const [key, entry] of map) if (saved === undefined || !saved.has(key)) this.writeKey(db, key, entry);
     }
     if (saved !== undefined) {
-      for (const [key, entry] of saved) if (entry !== null) this.writeKey(key, entry);
+      for (const [key, entry] of saved) if (entry !== null) this.writeKey(db, key, entry);
       plan.tracker.saved.delete(slot);
     }
   }
 
-  private writeKey(key: string, stored: Stored): void {
+  /** One key's record; an arena handle is read from `db` (the Db as it was when the snapshot began). */
+  private writeKey(db: Db, key: string, stored: Stored): void {
     this.recordsThisCall++;
     const encoder = this.encoder;
     encoder.u8(TAG_KEY);
     encoder.latin1(key);
-    if (typeof stored === 'string') encoder.latin1(stored, storedValueLength(stored));
-    else encoder.value(storedValueChars(stored));
-    encoder.f64(storedExpiresAtMs(stored));
-    encoder.f64(storedModIndex(stored));
+    if (typeof stored === 'number') {
+      const arena = db.arena;
+      encoder.bytes(arena.slabOf(stored), arena.valueOffset(stored), arena.length(stored));
+      encoder.f64(0);
+      encoder.f64(arena.modIndex(stored));
+      return;
+    }
+    encoder.value(stored.value);
+    encoder.f64(stored.expiresAtMs);
+    encoder.f64(stored.modIndex);
   }
 }
 
@@ -432,7 +454,7 @@ export class SnapshotRestorer {
         }
         let stored: Stored;
         if (expiresAtMs === 0 && valueLength <= PACKED_VALUE_BYTES_MAX) {
-          stored = packBytes(buffer, valueStart, valueLength, modIndex);
+          stored = makeStored(db, buffer, valueStart, valueLength, 0, modIndex);
         } else {
           // Copied into its stored form (the chunk may be large and the value small).
           const value = valueLength <= STRING_VALUE_BYTES_MAX ? buffer.toString('latin1', valueStart, valueEnd)

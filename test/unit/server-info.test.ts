@@ -93,7 +93,7 @@ function fakeNode(state: FakeState): RaftNode {
       info: () => ({
         appliedIndex: state.applied, lastTimeMs: 0, keyspace: state.keyspace,
         keys: state.keyspace.reduce((sum, db) => sum + db.keys, 0), expires: state.keyspace.reduce((sum, db) => sum + db.expires, 0),
-        memoryBytes: 4096, snapshotInProgress: false,
+        memoryBytes: 4096, arenaBytesInUse: 0, arenaBytesAllocated: 0, snapshotInProgress: false,
       }),
     },
     stats: { proposals: 11, reads: 12, forwarded: 13, applied: 14, snapshotsTaken: 2, snapshotsInstalled: 1, elections: 3 },

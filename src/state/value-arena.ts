@@ -1,0 +1,184 @@
+// Values off the JavaScript heap. A database keeps each short value without expiry (the common
+// `SET key value`) as a record in slabs of external memory, and its Map holds only the record's
+// handle, a small integer (a Smi: no object). Before, each such value was a V8 string: an object
+// the young-generation collector copied when it survived, and garbage in the old generation once
+// overwritten, which the next mark-compact had to find; on a 1 GB dataset of 1 KB values the
+// heap was 1.3 GB of them, and the mark-compacts that walked it held the event loop for a
+// quarter of a second (docs/performance.md, eighth session).
+//
+// Layout: slabs of up to SLAB_BYTES (a class's first is 4 KiB, each next one twice as large), each cut into records of one size class (16-byte steps, so a
+// record wastes under 16 bytes). A record is the value's length (u32), its modIndex (f64) and
+// its bytes. A handle is (slab number << SLOT_BITS) | record number within the slab. Freed
+// records go on their class's free list and are reused first; slabs are never given back (as
+// with an allocator's arenas: a database whose values change size keeps the old classes' slabs).
+// When a class cannot grow (more than MAX_SLABS slabs in all), store() returns -1 and the caller
+// keeps the value on the heap instead.
+//
+// A handle is valid until free(). Whoever frees one must know that nothing still reads it: the
+// keyspace defers the frees of records a snapshot in progress may still read (Keyspace.store).
+
+/** The longest value kept here, as the keyspace's packed form was. */
+export const ARENA_VALUE_BYTES_MAX = 4096;
+const RECORD_HEADER_BYTES = 12;
+const CLASS_STEP_BYTES = 16;
+const SLAB_BYTES = 256 * 1024;
+const FIRST_SLAB_BYTES = 4 * 1024;
+const SLOT_BITS = 14;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+/** Slab numbers fit in 16 bits, so that a handle stays below 2^30 (a Smi on every V8 build). */
+const MAX_SLABS = 1 << 16;
+const CLASS_COUNT = Math.ceil((RECORD_HEADER_BYTES + ARENA_VALUE_BYTES_MAX) / CLASS_STEP_BYTES) + 1;
+
+/** A growable stack of handles. */
+class HandleStack {
+  items = new Int32Array(64);
+  size = 0;
+
+  push(handle: number): void {
+    if (this.size === this.items.length) {
+      const grown = new Int32Array(this.items.length * 2);
+      grown.set(this.items);
+      this.items = grown;
+    }
+    this.items[this.size++] = handle;
+  }
+
+  pop(): number {
+    return this.items[--this.size]!;
+  }
+}
+
+interface SizeClass {
+  readonly recordBytes: number;
+  readonly free: HandleStack;
+  /** The slab being filled for the first time: its number, capacity, and records handed out. */
+  currentSlab: number;
+  capacity: number;
+  used: number;
+  /** The next slab's size: a class's first slab is small (a test makes thousands of keyspaces). */
+  nextSlabBytes: number;
+}
+
+export class ValueArena {
+  private readonly slabs: Buffer[] = [];
+  private readonly slabRecordBytes: number[] = [];
+  private readonly classes: (SizeClass | undefined)[] = new Array<SizeClass | undefined>(CLASS_COUNT);
+  /** Bytes of the records handed out and not freed (their whole size class). */
+  bytesInUse = 0;
+
+  private slabBytesTotal = 0;
+
+  /** External memory the slabs take. */
+  get bytesAllocated(): number {
+    return this.slabBytesTotal;
+  }
+
+  /**
+   * A new record holding `length` bytes of `source` from `start` (a Buffer, or a latin1 string
+   * with one char per byte) and `modIndex`; its handle, or -1 when the arena is full.
+   */
+  store(source: Buffer | string, start: number, length: number, modIndex: number): number {
+    if (length > ARENA_VALUE_BYTES_MAX) throw new Error(`assertion: ${length} bytes for the value arena`);
+    const handle = this.allocate(length);
+    if (handle < 0) return -1;
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const at = (handle & SLOT_MASK) * this.slabRecordBytes[handle >>> SLOT_BITS]!;
+    slab.writeUInt32LE(length, at);
+    slab.writeDoubleLE(modIndex, at + 4);
+    const to = at + RECORD_HEADER_BYTES;
+    if (typeof source === 'string') {
+      for (let i = 0; i < length; i++) slab[to + i] = source.charCodeAt(start + i);
+    } else if (length <= 64) {
+      // Buffer.copy's own overhead is more than the copy for short values.
+      for (let i = 0; i < length; i++) slab[to + i] = source[start + i]!;
+    } else {
+      source.copy(slab, to, start, start + length);
+    }
+    return handle;
+  }
+
+  free(handle: number): void {
+    const recordBytes = this.slabRecordBytes[handle >>> SLOT_BITS]!;
+    this.classes[recordBytes / CLASS_STEP_BYTES]!.free.push(handle);
+    this.bytesInUse -= recordBytes;
+  }
+
+  length(handle: number): number {
+    return this.slabs[handle >>> SLOT_BITS]!.readUInt32LE(this.recordAt(handle));
+  }
+
+  modIndex(handle: number): number {
+    return this.slabs[handle >>> SLOT_BITS]!.readDoubleLE(this.recordAt(handle) + 4);
+  }
+
+  /** The slab holding the record; its value's bytes start at valueOffset(handle). */
+  slabOf(handle: number): Buffer {
+    return this.slabs[handle >>> SLOT_BITS]!;
+  }
+
+  valueOffset(handle: number): number {
+    return this.recordAt(handle) + RECORD_HEADER_BYTES;
+  }
+
+  /** The value's bytes in a new Buffer. */
+  copyValue(handle: number): Buffer {
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const at = this.recordAt(handle);
+    const length = slab.readUInt32LE(at);
+    const out = Buffer.allocUnsafe(length);
+    const from = at + RECORD_HEADER_BYTES;
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) out[i] = slab[from + i]!;
+    } else {
+      slab.copy(out, 0, from, from + length);
+    }
+    return out;
+  }
+
+  /** The value as a latin1 string (one char per byte). */
+  valueString(handle: number): string {
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const at = this.recordAt(handle);
+    return slab.toString('latin1', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + slab.readUInt32LE(at));
+  }
+
+  /** A view of the value's bytes, valid until the record is freed. */
+  view(handle: number): Buffer {
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const at = this.recordAt(handle);
+    return slab.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + slab.readUInt32LE(at));
+  }
+
+  private recordAt(handle: number): number {
+    return (handle & SLOT_MASK) * this.slabRecordBytes[handle >>> SLOT_BITS]!;
+  }
+
+  private allocate(length: number): number {
+    const classIndex = Math.ceil((RECORD_HEADER_BYTES + length) / CLASS_STEP_BYTES);
+    let sizeClass = this.classes[classIndex];
+    if (sizeClass === undefined) {
+      const recordBytes = classIndex * CLASS_STEP_BYTES;
+      sizeClass = { recordBytes, free: new HandleStack(), currentSlab: -1, capacity: 0, used: 0, nextSlabBytes: Math.max(FIRST_SLAB_BYTES, recordBytes) };
+      this.classes[classIndex] = sizeClass;
+    }
+    let handle: number;
+    if (sizeClass.free.size > 0) {
+      handle = sizeClass.free.pop();
+    } else {
+      if (sizeClass.used === sizeClass.capacity) {
+        if (this.slabs.length >= MAX_SLABS) return -1;
+        const slabBytes = sizeClass.nextSlabBytes;
+        sizeClass.nextSlabBytes = Math.min(SLAB_BYTES, slabBytes * 2);
+        sizeClass.currentSlab = this.slabs.length;
+        sizeClass.capacity = Math.floor(slabBytes / sizeClass.recordBytes);
+        sizeClass.used = 0;
+        this.slabs.push(Buffer.allocUnsafeSlow(sizeClass.capacity * sizeClass.recordBytes));
+        this.slabRecordBytes.push(sizeClass.recordBytes);
+        this.slabBytesTotal += sizeClass.capacity * sizeClass.recordBytes;
+      }
+      handle = (sizeClass.currentSlab << SLOT_BITS) | sizeClass.used++;
+    }
+    this.bytesInUse += sizeClass.recordBytes;
+    return handle;
+  }
+}
