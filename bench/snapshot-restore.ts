@@ -1,5 +1,6 @@
-// How long restoring a snapshot image takes, and how much heap the restored keyspace holds per
-// key: the state machine's part of a restart (finding 7 in docs/performance.md). Not a test.
+// How long restoring a snapshot image takes, and how much memory the restored keyspace holds per
+// key, on the heap and outside it (the value arenas' slabs, since the eighth session): the state
+// machine's part of a restart (finding 7 in docs/performance.md). Not a test.
 //
 //   npx tsx bench/snapshot-restore.ts [--keys 1000000] [--value-bytes 64] [--rounds 3]
 //                                    [--src src] [--compare-src /work/main/src]
@@ -8,7 +9,7 @@
 // of --src, writes it to a temporary file, then per round runs a fresh `node --expose-gc` process
 // per source tree (--src, and --compare-src if given, alternating) that reads the file and pushes
 // it in 1 MiB chunks into beginRestore/finishRestore (digest and key count checked), and reports
-// the restore time and, after a full GC, heapUsed per key of the restored machine.
+// the restore time and, after a full GC, heapUsed and external memory per key of the restored machine.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -50,7 +51,7 @@ async function child(src: string, file: string): Promise<void> {
   if (gc === undefined) throw new Error('run with --expose-gc');
   const image = readFileSync(file);
   gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = process.memoryUsage();
   const started = performance.now();
   const machine = new state.StateMachine();
   const restorer = machine.beginRestore();
@@ -58,8 +59,10 @@ async function child(src: string, file: string): Promise<void> {
   machine.finishRestore(restorer);
   const ms = performance.now() - started;
   gc();
-  const heap = process.memoryUsage().heapUsed - before;
-  process.stdout.write(`${JSON.stringify({ ms, heap, digest: machine.digest() })}\n`);
+  const after = process.memoryUsage();
+  const heap = after.heapUsed - before.heapUsed;
+  const external = after.external - before.external;
+  process.stdout.write(`${JSON.stringify({ ms, heap, external, digest: machine.digest() })}\n`);
   // Keep the machine alive until the measurement above is done.
   if (machine.digest() === '') process.exitCode = 2;
 }
@@ -85,23 +88,24 @@ async function main(): Promise<void> {
   const digest = machine.digest();
   process.stderr.write(`image of ${keys} keys × ${valueBytes} B: ${(Buffer.concat(chunks).length / 2 ** 20).toFixed(1)} MiB, digest ${digest}\n`);
   const trees = [flags.src, ...(flags['compare-src'] === undefined ? [] : [flags['compare-src']])];
-  const results = new Map<string, { ms: number[]; heap: number[] }>(trees.map((tree) => [tree, { ms: [], heap: [] }]));
+  const results = new Map<string, { ms: number[]; heap: number[]; external: number[] }>(trees.map((tree) => [tree, { ms: [], heap: [], external: [] }]));
   const script = path.resolve(process.argv[1]!);
   for (let round = 0; round < Number(flags.rounds); round++) {
     for (const tree of round % 2 === 0 ? trees : [...trees].reverse()) {
       const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, '--child', tree, '--file', file], { encoding: 'utf8' });
       if (run.status !== 0) throw new Error(`child ${tree} failed: ${run.stderr}`);
-      const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number; heap: number; digest: string };
+      const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms: number; heap: number; external: number; digest: string };
       if (out.digest !== digest) throw new Error(`${tree}: digest ${out.digest} != ${digest}`);
       results.get(tree)!.ms.push(out.ms);
       results.get(tree)!.heap.push(out.heap);
-      process.stderr.write(`round ${round + 1} ${tree}: ${out.ms.toFixed(0)} ms, ${(out.heap / keys).toFixed(1)} B/key\n`);
+      results.get(tree)!.external.push(out.external);
+      process.stderr.write(`round ${round + 1} ${tree}: ${out.ms.toFixed(0)} ms, heap ${(out.heap / keys).toFixed(1)} + external ${(out.external / keys).toFixed(1)} B/key\n`);
     }
   }
   rmSync(dir, { recursive: true, force: true });
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  for (const [tree, { ms, heap }] of results) {
-    process.stdout.write(`${tree}: restore ${ms.map((v) => v.toFixed(0)).join(' / ')} ms (median ${median(ms).toFixed(0)}); heap ${(median(heap) / keys).toFixed(1)} B/key; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')}\n`);
+  for (const [tree, { ms, heap, external }] of results) {
+    process.stdout.write(`${tree}: restore ${ms.map((v) => v.toFixed(0)).join(' / ')} ms (median ${median(ms).toFixed(0)}); heap ${(median(heap) / keys).toFixed(1)} + external ${(median(external) / keys).toFixed(1)} B/key; load average ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')}\n`);
   }
 }
 

@@ -179,7 +179,8 @@ function memorySection(node: RaftNode, nowMs: number): InfoSection {
   // use plus memory held outside it (Buffers).
   const usedBytes = usage.heapUsed + usage.external;
   usedMemoryPeakBytes = Math.max(usedMemoryPeakBytes, usedBytes);
-  const datasetBytes = node.machine.info(nowMs).memoryBytes;
+  const state = node.machine.info(nowMs);
+  const datasetBytes = state.memoryBytes;
   const totalSystemBytes = os.totalmem();
   return {
     title: 'Memory',
@@ -200,6 +201,12 @@ function memorySection(node: RaftNode, nowMs: number): InfoSection {
       ['maxmemory_policy', 'noeviction'],
       ['mem_fragmentation_ratio', (usage.rss / Math.max(1, usedBytes)).toFixed(2)],
       ['mem_allocator', 'v8'],
+      // The value arenas (src/state/value-arena.ts): bytes of the records holding values, and of
+      // the slabs they are cut from (freed records are kept for reuse). Both count in used_memory.
+      ['value_arena_used', state.arenaBytesInUse],
+      ['value_arena_allocated', state.arenaBytesAllocated],
+      ['heap_used', usage.heapUsed],
+      ['external_used', usage.external],
     ],
   };
 }
