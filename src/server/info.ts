@@ -201,12 +201,13 @@ function memorySection(node: RaftNode, nowMs: number): InfoSection {
       ['maxmemory_policy', 'noeviction'],
       ['mem_fragmentation_ratio', (usage.rss / Math.max(1, usedBytes)).toFixed(2)],
       ['mem_allocator', 'v8'],
-      // The value arenas (src/state/value-arena.ts): bytes of the records holding values, and of
-      // the slabs they are cut from (freed records are kept for reuse). Both count in used_memory.
-      ['value_arena_used', state.arenaBytesInUse],
-      ['value_arena_allocated', state.arenaBytesAllocated],
-      ['heap_used', usage.heapUsed],
-      ['external_used', usage.external],
+      // raftis's own (prefixed, as Redis has no such fields): used_memory's two parts, and of the
+      // external one the value arenas (src/state/value-arena.ts): bytes of the records holding
+      // values, and of the slabs they are cut from (freed records are kept for reuse).
+      ['raftis_value_arena_used', state.arenaBytesInUse],
+      ['raftis_value_arena_allocated', state.arenaBytesAllocated],
+      ['raftis_heap_used', usage.heapUsed],
+      ['raftis_external_used', usage.external],
     ],
   };
 }

@@ -373,8 +373,12 @@ class ExpiryHeap {
   }
 }
 
-function isCurrent(item: HeapItem): boolean {
-  return item.db.raw(item.key) === item.entry;
+/**
+ * Whether the key still holds the entry the item was pushed for, in a database still in the
+ * keyspace: FLUSHDB replaces the Db, and the old one keeps its keys (a snapshot may read them).
+ */
+function isCurrent(dbs: readonly Db[], item: HeapItem): boolean {
+  return dbs[item.db.index] === item.db && item.db.raw(item.key) === item.entry;
 }
 
 export interface ExpiredKey {
@@ -600,7 +604,7 @@ export class Keyspace {
 
   /** Drops the stale items and restores the heap order in O(n) (Floyd's heap construction). */
   private rebuildHeap(): void {
-    this.heap.items = this.heap.items.filter(isCurrent);
+    this.heap.items = this.heap.items.filter((item) => isCurrent(this.dbs, item));
     this.heap.heapify();
   }
 
@@ -608,7 +612,7 @@ export class Keyspace {
   expiredKeys(nowMs: number, limit: number): ExpiredKey[] {
     const heap = this.heap;
     // Drop stale items at the top; they carry no information.
-    while (heap.items.length > 0 && !isCurrent(heap.items[0]!)) heap.pop();
+    while (heap.items.length > 0 && !isCurrent(this.dbs, heap.items[0]!)) heap.pop();
     const out: ExpiredKey[] = [];
     // Walk the heap's subtree of items with atMs < nowMs (expired: now > when), without popping:
     // the keys stay until an expiry entry deletes them through the log.
@@ -617,7 +621,7 @@ export class Keyspace {
       const i = stack.pop()!;
       const item = heap.items[i];
       if (item === undefined || item.atMs >= nowMs) continue;
-      if (isCurrent(item)) out.push({ db: item.db.index, key: Buffer.from(item.key, 'latin1') });
+      if (isCurrent(this.dbs, item)) out.push({ db: item.db.index, key: Buffer.from(item.key, 'latin1') });
       stack.push(2 * i + 2, 2 * i + 1);
     }
     return out;
@@ -634,7 +638,7 @@ export class Keyspace {
       const i = stack.pop()!;
       const item = items[i];
       if (item === undefined || item.atMs >= nowMs) continue;
-      if (item.db === db && isCurrent(item)) count++;
+      if (item.db === db && isCurrent(this.dbs, item)) count++;
       stack.push(2 * i + 2, 2 * i + 1);
     }
     return count;
@@ -699,9 +703,9 @@ export class Keyspace {
     const dbA = this.db(a);
     const dbB = this.db(b);
     const exact = dbA.size + dbB.size <= EXACT_WATCH_KEYS_MAX;
-    // As Entry objects: restamping replaces the keys' arena records, which these must outlive.
-    const beforeA = exact ? entriesOf(dbA) : undefined;
-    const beforeB = exact ? entriesOf(dbB) : undefined;
+    // Versions only (not the values, and not arena handles, which restamping frees).
+    const beforeA = exact ? this.versionsOf(dbA) : undefined;
+    const beforeB = exact ? this.versionsOf(dbB) : undefined;
     this.dbs[a] = dbB;
     this.dbs[b] = dbA;
     dbA.index = b;
@@ -719,17 +723,25 @@ export class Keyspace {
   }
 
   /** `target` now holds `after`; its index held `before`. */
-  private restampAfterSwap(target: Db, before: Map<string, Entry>, after: Map<string, Entry>): void {
-    for (const [key, entry] of after) {
+  private restampAfterSwap(target: Db, before: Map<string, KeyVersion>, after: Map<string, KeyVersion>): void {
+    for (const [key, was] of after) {
       const previous = before.get(key);
       const previousVersion = previous !== undefined ? previous.modIndex : (target.tombstones.get(key) ?? target.tombstoneFloor);
       target.tombstones.delete(key);
-      const modIndex = isLive(entry, this.nowMs) ? this.index : previousVersion;
-      this.store(target, key, restamp(target, entry, entry.expiresAtMs, modIndex), 0);
+      const modIndex = was.live ? this.index : previousVersion;
+      // `target` still holds what `after` was read from: this loop changes each key once.
+      this.store(target, key, restampStored(target, target.raw(key)!, modIndex), 0);
     }
-    for (const [key, entry] of before) {
-      if (!after.has(key)) target.addTombstone(key, isLive(entry, this.nowMs) ? this.index : entry.modIndex);
+    for (const [key, was] of before) {
+      if (!after.has(key)) target.addTombstone(key, was.live ? this.index : was.modIndex);
     }
+  }
+
+  /** Each stored key's modIndex and whether it is live now. */
+  private versionsOf(db: Db): Map<string, KeyVersion> {
+    const out = new Map<string, KeyVersion>();
+    for (const [key, stored] of storedEntries(db)) out.set(key, { modIndex: storedModIndex(db, stored), live: isLiveStored(stored, this.nowMs) });
+    return out;
   }
 
   /** Live keys of a database, in slot order. Stable while nothing is written. */
@@ -857,11 +869,17 @@ function restamp(db: Db, entry: Entry, expiresAtMs: number, modIndex: number): S
   return { value, expiresAtMs, modIndex };
 }
 
-/** A database's stored keys as Entry objects (copies of arena records), expired ones included. */
-function entriesOf(db: Db): Map<string, Entry> {
-  const out = new Map<string, Entry>();
-  for (const [key, stored] of storedEntries(db)) out.set(key, entryOf(db, stored));
-  return out;
+interface KeyVersion {
+  readonly modIndex: number;
+  readonly live: boolean;
+}
+
+/** A stored key of `db` with a new index, as a new record (a copy within the arena) or Entry. */
+function restampStored(db: Db, stored: Stored, modIndex: number): Stored {
+  if (typeof stored !== 'number') return restamp(db, stored, stored.expiresAtMs, modIndex);
+  const arena = db.arena;
+  const handle = arena.store(arena.slabOf(stored), arena.valueOffset(stored), arena.length(stored), modIndex);
+  return handle >= 0 ? handle : { value: arena.valueString(stored), expiresAtMs: 0, modIndex };
 }
 
 function reverseBits(value: number, bits: number): number {

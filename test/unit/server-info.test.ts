@@ -93,7 +93,7 @@ function fakeNode(state: FakeState): RaftNode {
       info: () => ({
         appliedIndex: state.applied, lastTimeMs: 0, keyspace: state.keyspace,
         keys: state.keyspace.reduce((sum, db) => sum + db.keys, 0), expires: state.keyspace.reduce((sum, db) => sum + db.expires, 0),
-        memoryBytes: 4096, arenaBytesInUse: 0, arenaBytesAllocated: 0, snapshotInProgress: false,
+        memoryBytes: 4096, arenaBytesInUse: 3000, arenaBytesAllocated: 5000, snapshotInProgress: false,
       }),
     },
     stats: { proposals: 11, reads: 12, forwarded: 13, applied: 14, snapshotsTaken: 2, snapshotsInstalled: 1, elections: 3 },
@@ -190,6 +190,17 @@ describe('INFO', () => {
     expect(fields.get('run_id')).toMatch(/^[0-9a-f]{40}$/);
     expect(fields.get('db0')).toBe('keys=5,expires=2,avg_ttl=1500');
     expect(fields.get('db3')).toBe('keys=1,expires=0,avg_ttl=0');
+  });
+
+  it('reports used_memory\'s parts and the value arenas in # Memory, prefixed as raftis\'s own', () => {
+    const fields = fieldsOf(infoText(fakeNode(threeNodes(1)), 'memory'));
+    expect(fields.get('raftis_value_arena_used')).toBe('3000');
+    expect(fields.get('raftis_value_arena_allocated')).toBe('5000');
+    const heap = Number(fields.get('raftis_heap_used'));
+    const external = Number(fields.get('raftis_external_used'));
+    expect(heap).toBeGreaterThan(0);
+    expect(external).toBeGreaterThan(0);
+    expect(Number(fields.get('used_memory'))).toBe(heap + external);
   });
 
   it('answers an unknown section with an empty string, as Redis does', () => {

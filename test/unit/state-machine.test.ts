@@ -270,6 +270,24 @@ describe('expiry follows the entry clock', () => {
     expect(call(client, 'GET', 'k')).toBe('$5\r\nfresh\r\n');
   });
 
+  it('lists no key of a flushed database (regression: the leader proposed its deletion on every tick)', () => {
+    for (const flush of [['FLUSHDB'], ['FLUSHALL'], ['SWAPDB']] as const) {
+      const { client, advance, now } = clocked();
+      call(client, 'SELECT', '2');
+      call(client, 'SET', 'gone', 'v', 'PX', '10');
+      call(client, 'SET', 'kept', 'v', 'PX', '10');
+      if (flush[0] === 'SWAPDB') {
+        // SWAPDB moves the database, keys and all: its keys still expire, at their new index.
+        call(client, 'SWAPDB', '2', '5');
+      } else {
+        call(client, ...flush);
+      }
+      advance(20);
+      const listed = client.machine.expiredKeys(now(), 10).map((item) => `${item.db}:${item.key.toString()}`).sort();
+      expect(listed, flush[0]).toEqual(flush[0] === 'SWAPDB' ? ['5:gone', '5:kept'] : []);
+    }
+  });
+
   it('counts a key once however often it was given the same expiry (regression: seed 12)', () => {
     const { client, advance, now } = clocked();
     call(client, 'SET', 'k', 'v', 'PXAT', '1000');
