@@ -20,7 +20,7 @@
 // A chunk boundary may fall anywhere, even inside a value.
 
 import {
-  DB_COUNT, Db, Keyspace, PACKED_VALUE_BYTES_MAX, SLOT_COUNT, STRING_VALUE_BYTES_MAX, latin1, makeStored, writeLatin1,
+  DB_COUNT, Db, Keyspace, SLOT_COUNT, latin1, makeStored, writeLatin1,
   type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
 
@@ -452,15 +452,8 @@ export class SnapshotRestorer {
         if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
           throw new SnapshotFormatError(`key ${JSON.stringify(key)}: bad expiry ${expiresAtMs} or index ${modIndex}`);
         }
-        let stored: Stored;
-        if (expiresAtMs === 0 && valueLength <= PACKED_VALUE_BYTES_MAX) {
-          stored = makeStored(db, buffer, valueStart, valueLength, 0, modIndex);
-        } else {
-          // Copied into its stored form (the chunk may be large and the value small).
-          const value = valueLength <= STRING_VALUE_BYTES_MAX ? buffer.toString('latin1', valueStart, valueEnd)
-            : Buffer.from(buffer.subarray(valueStart, valueEnd));
-          stored = { value, expiresAtMs, modIndex };
-        }
+        // Copied into its stored form (the chunk may be large and the value small).
+        const stored = makeStored(db, buffer, valueStart, valueLength, expiresAtMs, modIndex);
         ks.load(db, key, stored);
         at = valueEnd + 16;
         continue;
