@@ -305,6 +305,8 @@ export interface ClusterOptions {
   readonly serverArgs?: readonly string[];
   /** Give every node an admin HTTP port (for /metrics); off by default. */
   readonly httpPorts?: boolean;
+  /** `--log-level` of every node (its log is `<dataDir>/n<id>.log`); warn by default. */
+  readonly logLevel?: string;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RaftisCluster> {
@@ -319,7 +321,7 @@ export async function startCluster(options: ClusterOptions): Promise<RaftisClust
     const args = [
       ...(options.nodeFlags?.(id) ?? []), options.main, 'server', '--id', String(id), '--host', '127.0.0.1',
       '--port', String(port), '--peer-port', String(peerPort), '--http-port', String(httpPort ?? 0), '--peers', peers,
-      '--data-dir', path.join(options.dataDir, `n${id}`), '--log-level', 'warn', ...(options.serverArgs ?? []),
+      '--data-dir', path.join(options.dataDir, `n${id}`), '--log-level', options.logLevel ?? 'warn', ...(options.serverArgs ?? []),
     ];
     nodes.push({ id, port, peerPort, httpPort, args, child: startNodeProcess(options.dataDir, id, args), startedAtMs: performance.now() });
   }

@@ -26,6 +26,8 @@
 // 5. Prints, for the 3 s before, for the snapshot and for the 2 s after its reply (when the WAL is
 //    compacted): write latency p50 / p99 / max, any reply that was not +OK (counted, not thrown),
 //    and the snapshot's duration and size.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -125,7 +127,7 @@ function summary(samples: readonly { latencyMs: number }[]): string {
 
 const dir = await makeTempDir('snapshot-live-');
 const cluster = await startCluster({
-  main: flags.main, dataDir: dir, httpPorts: true, serverArgs: flags['server-arg'], nodeFlags: () => [
+  main: flags.main, dataDir: dir, httpPorts: true, logLevel: 'info', serverArgs: flags['server-arg'], nodeFlags: () => [
     ...(flags['trace-gc'] ? ['--trace-gc'] : []), ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}/prof`] : []),
   ]
 });
@@ -172,6 +174,12 @@ try {
   console.log(`before the snapshot: ${summary(before)}`);
   console.log(`during the snapshot: ${summary(during)}`);
   console.log(`in the 2 s after its reply: ${summary(after)}`);
+  // The node's own account of the snapshot's parts (RaftNode.takeSnapshot's log line).
+  const takenLine = readFileSync(path.join(dir, `n${target.id}.log`), 'latin1').split('\n').filter((line) => line.includes('"snapshot taken"')).at(-1);
+  if (takenLine !== undefined) {
+    const { writeMs, finishMs, compactMs } = JSON.parse(takenLine) as { writeMs?: number; finishMs?: number; compactMs?: number };
+    console.log(`node ${target.id}'s parts of it: image written ${writeMs ?? '?'} ms, then finish (fsync, rename, old snapshots deleted) ${finishMs ?? '?'} ms, then WAL compaction ${compactMs ?? '?'} ms`);
+  }
   // Where in time the slow writes were: the longest latency per 250 ms of arrivals.
   const buckets = new Map<number, number>();
   for (const sample of writer.samples) {

@@ -20,6 +20,8 @@
 /** The longest value kept here, as the keyspace's packed form was. */
 export const ARENA_VALUE_BYTES_MAX = 4096;
 const RECORD_HEADER_BYTES = 12;
+/** A freed record's length field: freeing it again, or reading it, fails loudly. */
+const FREED = 0xffffffff;
 const CLASS_STEP_BYTES = 16;
 const SLAB_BYTES = 256 * 1024;
 const FIRST_SLAB_BYTES = 4 * 1024;
@@ -98,13 +100,17 @@ export class ValueArena {
   }
 
   free(handle: number): void {
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const at = this.recordAt(handle);
+    if (slab.readUInt32LE(at) === FREED) throw new Error(`assertion: arena record ${handle} freed twice`);
+    slab.writeUInt32LE(FREED, at);
     const recordBytes = this.slabRecordBytes[handle >>> SLOT_BITS]!;
     this.classes[recordBytes / CLASS_STEP_BYTES]!.free.push(handle);
     this.bytesInUse -= recordBytes;
   }
 
   length(handle: number): number {
-    return this.slabs[handle >>> SLOT_BITS]!.readUInt32LE(this.recordAt(handle));
+    return this.lengthAt(this.slabs[handle >>> SLOT_BITS]!, this.recordAt(handle));
   }
 
   modIndex(handle: number): number {
@@ -124,7 +130,7 @@ export class ValueArena {
   copyValue(handle: number): Buffer {
     const slab = this.slabs[handle >>> SLOT_BITS]!;
     const at = this.recordAt(handle);
-    const length = slab.readUInt32LE(at);
+    const length = this.lengthAt(slab, at);
     const out = Buffer.allocUnsafe(length);
     const from = at + RECORD_HEADER_BYTES;
     if (length <= 64) {
@@ -139,14 +145,20 @@ export class ValueArena {
   valueString(handle: number): string {
     const slab = this.slabs[handle >>> SLOT_BITS]!;
     const at = this.recordAt(handle);
-    return slab.toString('latin1', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + slab.readUInt32LE(at));
+    return slab.toString('latin1', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + this.lengthAt(slab, at));
   }
 
   /** A view of the value's bytes, valid until the record is freed. */
   view(handle: number): Buffer {
     const slab = this.slabs[handle >>> SLOT_BITS]!;
     const at = this.recordAt(handle);
-    return slab.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + slab.readUInt32LE(at));
+    return slab.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + this.lengthAt(slab, at));
+  }
+
+  private lengthAt(slab: Buffer, at: number): number {
+    const length = slab.readUInt32LE(at);
+    if (length === FREED) throw new Error('assertion: read of a freed arena record');
+    return length;
   }
 
   private recordAt(handle: number): number {

@@ -35,6 +35,16 @@ describe('RAFT.SNAPSHOT', () => {
     expect(taken).toMatch(/^snapshot at index \d+, \d+ bytes$/);
     expect(Number(/index (\d+)/.exec(taken)?.[1])).toBeGreaterThanOrEqual(applied);
     expect(Number(/, (\d+) bytes/.exec(taken)?.[1])).toBeGreaterThan(40_000_000);
+    // The node's log line says how long each part took (the image's write, finish with the old
+    // snapshots' deletion, the WAL's compaction).
+    const takenIndex = Number(/index (\d+)/.exec(taken)?.[1]);
+    const line = await waitFor('the "snapshot taken" log line', async () => shared.cluster.logs(1).split('\n')
+      .filter((text) => text.includes('"snapshot taken"'))
+      .map((text) => JSON.parse(text) as { index: number; writeMs: number; finishMs: number; compactMs: number })
+      .find((parsed) => parsed.index === takenIndex), 10_000);
+    for (const part of [line.writeMs, line.finishMs, line.compactMs]) expect(Number.isInteger(part) && part >= 0).toBe(true);
+    // 40 MB do not serialize in under a millisecond.
+    expect(line.writeMs).toBeGreaterThan(0);
 
     expect(await second.call('RAFT.SNAPSHOT')).toBe('nothing new to snapshot');
     expect(await second.set('snap:after', '1')).toBe('OK');

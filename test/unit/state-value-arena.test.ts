@@ -69,6 +69,19 @@ describe('ValueArena', () => {
     }
   });
 
+  it('fails loudly on a record freed twice, or read after its free', () => {
+    const arena = new ValueArena();
+    const handle = arena.store(pattern(10, 1), 0, 10, 1);
+    arena.free(handle);
+    expect(() => arena.free(handle)).toThrow(/freed twice/);
+    expect(() => arena.copyValue(handle)).toThrow(/freed arena record/);
+    expect(() => arena.valueString(handle)).toThrow(/freed arena record/);
+    expect(() => arena.length(handle)).toThrow(/freed arena record/);
+    // Stored again, the record is live again.
+    expect(arena.store(pattern(10, 2), 0, 10, 2)).toBe(handle);
+    expect(arena.copyValue(handle).equals(pattern(10, 2))).toBe(true);
+  });
+
   it('refuses a value longer than it keeps', () => {
     expect(() => new ValueArena().store(Buffer.alloc(ARENA_VALUE_BYTES_MAX + 1), 0, ARENA_VALUE_BYTES_MAX + 1, 1)).toThrow(/assertion/);
     expect(PACKED_VALUE_BYTES_MAX).toBe(ARENA_VALUE_BYTES_MAX);
