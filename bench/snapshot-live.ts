@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import {
   command, findLeader, log, makeTempDir, removeDir, REPO_ROOT, run, shellLine, startCluster, stopCluster, stopProcess,
 } from './compare-lib.js';
@@ -126,6 +126,8 @@ function summary(samples: readonly { latencyMs: number }[]): string {
 }
 
 const dir = await makeTempDir('snapshot-live-');
+/** The snapshotting node, once the snapshot was taken: its log says how long each part took. */
+let partsOf: number | undefined;
 const cluster = await startCluster({
   main: flags.main, dataDir: dir, httpPorts: true, logLevel: 'info', serverArgs: flags['server-arg'], nodeFlags: () => [
     ...(flags['trace-gc'] ? ['--trace-gc'] : []), ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}/prof`] : []),
@@ -156,10 +158,15 @@ try {
   // Every node's /metrics just before and just after: fsync latency, event-loop delay (prom-client
   // resets it at each scrape) and GC pauses, per node, over the snapshot.
   const metricsBefore = await Promise.all(cluster.nodes.map(scrape));
+  // This process's own event loop: a stall here (the writer sends late, or reads replies late)
+  // shows as write latency too, since latency counts from the scheduled arrival.
+  const ownDelay = monitorEventLoopDelay({ resolution: 10 });
+  ownDelay.enable();
   const snapshotStart = performance.now();
   const monotonicStart = process.hrtime.bigint() / 1000n;
   const reply = await command(target.port, ['RAFT.SNAPSHOT'], 120_000);
   const snapshotEnd = performance.now();
+  ownDelay.disable();
   if (flags['cpu-prof']) log(`snapshot from ${monotonicStart} to ${process.hrtime.bigint() / 1000n} us (CLOCK_MONOTONIC, the .cpuprofile's clock); node ${target.id} is pid ${target.child.pid}`);
   const metricsAfter = await Promise.all(cluster.nodes.map(scrape));
   await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -174,12 +181,8 @@ try {
   console.log(`before the snapshot: ${summary(before)}`);
   console.log(`during the snapshot: ${summary(during)}`);
   console.log(`in the 2 s after its reply: ${summary(after)}`);
-  // The node's own account of the snapshot's parts (RaftNode.takeSnapshot's log line).
-  const takenLine = readFileSync(path.join(dir, `n${target.id}.log`), 'latin1').split('\n').filter((line) => line.includes('"snapshot taken"')).at(-1);
-  if (takenLine !== undefined) {
-    const { writeMs, finishMs, compactMs } = JSON.parse(takenLine) as { writeMs?: number; finishMs?: number; compactMs?: number };
-    console.log(`node ${target.id}'s parts of it: image written ${writeMs ?? '?'} ms, then finish (fsync, rename, old snapshots deleted) ${finishMs ?? '?'} ms, then WAL compaction ${compactMs ?? '?'} ms`);
-  }
+  console.log(`this process's own event-loop delay during the snapshot: max ${(ownDelay.max / 1e6).toFixed(0)} ms, p99 ${(ownDelay.percentile(99) / 1e6).toFixed(0)} ms`);
+  partsOf = target.id;
   // Where in time the slow writes were: the longest latency per 250 ms of arrivals.
   const buckets = new Map<number, number>();
   for (const sample of writer.samples) {
@@ -209,5 +212,12 @@ try {
   // SIGINT lets a node exit normally, which is when --cpu-prof writes its profile.
   if (flags['cpu-prof']) await Promise.all(cluster.nodes.map((node) => stopProcess(node.child, 'SIGINT', 30_000)));
   await stopCluster(cluster);
+  // The node's own account of the snapshot's parts (RaftNode.takeSnapshot's log line), from the
+  // log compare-lib writes when the node exits (its last 64 KiB).
+  if (partsOf !== undefined) {
+    const takenLine = readFileSync(path.join(dir, `n${partsOf}.log`), 'latin1').split('\n').filter((line) => line.includes('"snapshot taken"')).at(-1);
+    const parts = takenLine === undefined ? undefined : JSON.parse(takenLine) as { writeMs?: number; finishMs?: number; compactMs?: number };
+    console.log(`node ${partsOf}'s parts of the snapshot: image written ${parts?.writeMs ?? '?'} ms, then finish (fsync, rename, old snapshots deleted) ${parts?.finishMs ?? '?'} ms, then WAL compaction ${parts?.compactMs ?? '?'} ms`);
+  }
   if (!flags.keep) await removeDir(dir);
 }
