@@ -131,7 +131,7 @@ export const DELETE_STEP_PAUSE_MS = 2;
  * fsyncs. Freeing extents is journal work (and a discard, on a file system mounted with it) that
  * every fdatasync on the same file system waits behind. Measured with bench/disk-stall.ts on
  * ext4, the longest concurrent WAL fdatasync while a 1 GB file went:
- * - in one unlink, 0.15-0.5 s;
+ * - in one unlink, 0.3-0.5 s;
  * - shrunk 64 MiB at a time (this function's step before the eighth session), about 90 ms;
  * - 4 MiB at a time with 2 ms pauses, 11-18 ms, at about 450 MiB/s.
  * RocksDB's rate-limited deletion does the same. A reader that still has the file open (a
