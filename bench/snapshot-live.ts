@@ -23,9 +23,12 @@
 // 4. After 3 s of writes alone, sends RAFT.SNAPSHOT to the leader (or, with --role follower, to
 //    a follower: its apply path is what stalls then) and waits for its reply (the snapshot is
 //    durable by then); the writes go on for 2 s more.
-// 5. Prints, for the 3 s before, for the snapshot and for the 2 s after its reply (when the WAL is
-//    compacted): write latency p50 / p99 / max, any reply that was not +OK (counted, not thrown),
-//    and the snapshot's duration and size.
+// 5. Prints, for the 3 s before, for the snapshot (until its reply, which comes once the file is
+//    durable, the old snapshots deleted and the WAL compacted) and for the 2 s after: write latency
+//    p50 / p99 / max, any reply that was not +OK (counted, not thrown), and the snapshot's duration
+//    and size; this process's own event-loop delay; each node's fsync, event-loop delay and GC
+//    maxima from /metrics; and the snapshotting node's own timing of the snapshot's parts (its
+//    "snapshot taken" log line).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -173,8 +176,8 @@ try {
   await writer.stop();
   const before = writer.samples.filter((s) => s.arrivalMs < snapshotStart);
   const during = writer.samples.filter((s) => s.arrivalMs >= snapshotStart && s.arrivalMs <= snapshotEnd);
-  // The reply comes once the new file is durable and the surplus old one deleted; the WAL's
-  // compaction to it follows, and its deletions stall writes too.
+  // After the reply: whatever the snapshot's work left behind (the deletions queue up in the
+  // file system's journal as its commits land).
   const after = writer.samples.filter((s) => s.arrivalMs > snapshotEnd);
   console.log(`raftis 3 nodes, ${keyCount} keys of ${valueBytes} bytes, ${rate} SET/s through the leader; RAFT.SNAPSHOT on the ${flags.role} (node ${target.id})`);
   console.log(`RAFT.SNAPSHOT: ${String(reply)} in ${((snapshotEnd - snapshotStart) / 1000).toFixed(2)} s`);

@@ -1081,9 +1081,8 @@ export class RaftNode implements Executor {
       this.logBytesSinceSnapshot = Math.max(0, this.logBytesSinceSnapshot - logBytesBefore);
       this.lastSnapshotBytes = bytes;
       this.stats.snapshotsTaken++;
-      const round = (ms: number): number => Math.round(ms);
-      this.log.info({ index, bytes, writeMs: round(writtenMs - startedMs), finishMs: round(finishedMs - writtenMs),
-        compactMs: round(performance.now() - finishedMs) }, 'snapshot taken');
+      this.log.info({ index, bytes, writeMs: Math.round(writtenMs - startedMs), finishMs: Math.round(finishedMs - writtenMs),
+        compactMs: Math.round(performance.now() - finishedMs) }, 'snapshot taken');
       return { status: 'taken', index, bytes };
     } catch (error) {
       this.log.error({ err: error }, 'snapshot failed');

@@ -70,14 +70,12 @@ export function toStored(bytes: Buffer | string): StoredValue {
 /**
  * How the keyspace holds a key. Either a number, the handle of a record in its database's
  * ValueArena holding the value's bytes and modIndex, for a key without expiry whose value is at
- * most PACKED_VALUE_BYTES_MAX bytes (the arena frees it when the key changes); or an Entry object
+ * most ARENA_VALUE_BYTES_MAX bytes (the arena frees it when the key changes); or an Entry object
  * (a key with an expiry, a long value, or a value the arena had no room for). An Entry is
  * immutable, so a snapshot can keep the old one; a handle a snapshot may still read is freed only
  * when the snapshot ends (Keyspace.store).
  */
 export type Stored = number | Entry;
-
-export const PACKED_VALUE_BYTES_MAX = ARENA_VALUE_BYTES_MAX;
 
 /**
  * Up to this many chars a JavaScript loop writes a latin1 string faster than Node's latin1Write:
@@ -120,7 +118,7 @@ export const latin1: (buffer: Buffer, start: number, end: number) => string =
  * may be a slice of a whole log entry).
  */
 export function makeStored(db: Db, source: Buffer | string, start: number, length: number, expiresAtMs: number, modIndex: number): Stored {
-  if (expiresAtMs === 0 && length <= PACKED_VALUE_BYTES_MAX) {
+  if (expiresAtMs === 0 && length <= ARENA_VALUE_BYTES_MAX) {
     const handle = db.arena.store(source, start, length, modIndex);
     if (handle >= 0) return handle;
   }
@@ -134,20 +132,16 @@ export function makeStored(db: Db, source: Buffer | string, start: number, lengt
  * The Entry of a stored key. For an arena record, a new object with a copy of the value (a view
  * could outlive the record: SET ... GET reads the old value after storing the new one).
  */
-export function entryOf(db: Db, stored: Stored): Entry {
+function entryOf(db: Db, stored: Stored): Entry {
   if (typeof stored !== 'number') return stored;
   return { value: db.arena.valueString(stored), expiresAtMs: 0, modIndex: db.arena.modIndex(stored) };
 }
 
-export function storedValueLength(db: Db, stored: Stored): number {
+function storedValueLength(db: Db, stored: Stored): number {
   return typeof stored === 'number' ? db.arena.length(stored) : stored.value.length;
 }
 
-export function storedExpiresAtMs(stored: Stored): number {
-  return typeof stored === 'number' ? 0 : stored.expiresAtMs;
-}
-
-export function storedModIndex(db: Db, stored: Stored): number {
+function storedModIndex(db: Db, stored: Stored): number {
   return typeof stored === 'number' ? db.arena.modIndex(stored) : stored.modIndex;
 }
 
@@ -865,7 +859,7 @@ function trackDigest(db: Db): void {
 /** An entry's value with a new expiry and index, in its stored form in `db` (no copy of a long value). */
 function restamp(db: Db, entry: Entry, expiresAtMs: number, modIndex: number): Stored {
   const value = entry.value;
-  if (expiresAtMs === 0 && value.length <= PACKED_VALUE_BYTES_MAX) return makeStored(db, value, 0, value.length, 0, modIndex);
+  if (expiresAtMs === 0 && value.length <= ARENA_VALUE_BYTES_MAX) return makeStored(db, value, 0, value.length, 0, modIndex);
   return { value, expiresAtMs, modIndex };
 }
 

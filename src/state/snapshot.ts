@@ -23,6 +23,7 @@ import {
   DB_COUNT, Db, Keyspace, SLOT_COUNT, latin1, makeStored, writeLatin1,
   type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
+import { copyBytes } from './value-arena.js';
 
 const MAGIC = Buffer.from('RFTSNAP1', 'latin1');
 const VERSION = 1;
@@ -135,13 +136,7 @@ class Encoder {
   bytes(source: Buffer, start: number, length: number): void {
     this.u32(length);
     this.reserve(length);
-    const buffer = this.buffer;
-    const to = this.used;
-    if (length <= 64) {
-      for (let i = 0; i < length; i++) buffer[to + i] = source[start + i]!;
-    } else {
-      source.copy(buffer, to, start, start + length);
-    }
+    copyBytes(source, start, this.buffer, this.used, length);
     this.used += length;
   }
 

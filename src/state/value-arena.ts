@@ -17,7 +17,7 @@
 // A handle is valid until free(). Whoever frees one must know that nothing still reads it: the
 // keyspace defers the frees of records a snapshot in progress may still read (Keyspace.store).
 
-/** The longest value kept here, as the keyspace's packed form was. */
+/** The longest value kept here (the keyspace keeps longer ones as Entry objects). */
 export const ARENA_VALUE_BYTES_MAX = 4096;
 const RECORD_HEADER_BYTES = 12;
 /** A freed record's length field: freeing it again, or reading it, fails loudly. */
@@ -30,6 +30,18 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
 /** Slab numbers fit in 16 bits, so that a handle stays below 2^30 (a Smi on every V8 build). */
 const MAX_SLABS = 1 << 16;
 const CLASS_COUNT = Math.ceil((RECORD_HEADER_BYTES + ARENA_VALUE_BYTES_MAX) / CLASS_STEP_BYTES) + 1;
+
+/**
+ * Copies `length` bytes of `source` from `start` into `target` at `at`: a loop for short runs,
+ * whose cost Buffer.copy's own overhead exceeds, and Buffer.copy beyond.
+ */
+export function copyBytes(source: Buffer, start: number, target: Buffer, at: number, length: number): void {
+  if (length <= 64) {
+    for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  } else {
+    source.copy(target, at, start, start + length);
+  }
+}
 
 /** A growable stack of handles. */
 class HandleStack {
@@ -65,10 +77,9 @@ export class ValueArena {
   private readonly slabs: Buffer[] = [];
   private readonly slabRecordBytes: number[] = [];
   private readonly classes: (SizeClass | undefined)[] = new Array<SizeClass | undefined>(CLASS_COUNT);
+  private slabBytesTotal = 0;
   /** Bytes of the records handed out and not freed (their whole size class). */
   bytesInUse = 0;
-
-  private slabBytesTotal = 0;
 
   /** External memory the slabs take. */
   get bytesAllocated(): number {
@@ -90,11 +101,8 @@ export class ValueArena {
     const to = at + RECORD_HEADER_BYTES;
     if (typeof source === 'string') {
       for (let i = 0; i < length; i++) slab[to + i] = source.charCodeAt(start + i);
-    } else if (length <= 64) {
-      // Buffer.copy's own overhead is more than the copy for short values.
-      for (let i = 0; i < length; i++) slab[to + i] = source[start + i]!;
     } else {
-      source.copy(slab, to, start, start + length);
+      copyBytes(source, start, slab, to, length);
     }
     return handle;
   }
@@ -132,12 +140,7 @@ export class ValueArena {
     const at = this.recordAt(handle);
     const length = this.lengthAt(slab, at);
     const out = Buffer.allocUnsafe(length);
-    const from = at + RECORD_HEADER_BYTES;
-    if (length <= 64) {
-      for (let i = 0; i < length; i++) out[i] = slab[from + i]!;
-    } else {
-      slab.copy(out, 0, from, from + length);
-    }
+    copyBytes(slab, at + RECORD_HEADER_BYTES, out, 0, length);
     return out;
   }
 

@@ -162,7 +162,7 @@ describe('stored values', () => {
       writeLatin1(target, 3, text, length);
       expect(target.subarray(3, 3 + length).equals(bytes.subarray(0, length)), `length ${length}`).toBe(true);
       expect([...target.subarray(0, 3), ...target.subarray(3 + length)].every((byte) => byte === 0xab), `length ${length}`).toBe(true);
-      // The same bytes come back from a packed key, through a snapshot.
+      // The same bytes come back from an arena record, through a snapshot.
       const { client, now } = clocked();
       client.call('SET', 'k', bytes.subarray(0, length));
       client.call('SET', 'ttl', bytes.subarray(0, length), 'EX', '100');

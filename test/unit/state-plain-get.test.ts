@@ -1,11 +1,11 @@
 // StateMachine.read serves a plain `GET key` without resolving the command or making a context
 // (the most common read). These tests hold it to the general path: the same reply as MGET of the
-// same key, which goes through the handlers (lookup and valueBytes), for keys packed, kept as
-// objects (a TTL, or a long value), expired, deleted and missing; and every other shape of
+// same key, which goes through the handlers (lookup and valueBytes), for keys in the value arena,
+// kept as objects (a TTL, or a long value), expired, deleted and missing; and every other shape of
 // request left to the general path, errors included.
 import { describe, expect, it } from 'vitest';
 import { StateMachine, encodeWriteEntry } from '../../src/state/index.js';
-import { PACKED_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { ARENA_VALUE_BYTES_MAX } from '../../src/state/value-arena.js';
 import type { Reply } from '../../src/resp/reply.js';
 import { seededRng } from './state/random-commands.js';
 
@@ -34,8 +34,8 @@ describe('plain GET fast path', () => {
     const random = seededRng(7);
     const machine = new StateMachine();
     const keys = Array.from({ length: 40 }, (_, k) => b(`key:${k}`));
-    // Around the copy loop's limit (32) and the packed form's, in bytes of every value 0x00-0xff.
-    const lengths = [0, 1, 32, 33, 64, PACKED_VALUE_BYTES_MAX, PACKED_VALUE_BYTES_MAX + 1];
+    // Around the copy loop's limit (32) and the arena's, in bytes of every value 0x00-0xff.
+    const lengths = [0, 1, 32, 33, 64, ARENA_VALUE_BYTES_MAX, ARENA_VALUE_BYTES_MAX + 1];
     let index = 0;
     let checked = 0;
     for (let step = 0; step < 2000; step++) {
@@ -57,7 +57,7 @@ describe('plain GET fast path', () => {
     expect(checked).toBe(6000);
   });
 
-  it('gives a value the caller may keep: a copy, not the stored bytes of a packed key', () => {
+  it('gives a value the caller may keep: a copy, not the stored bytes of an arena record', () => {
     const machine = new StateMachine();
     machine.apply(1, encodeWriteEntry({ timeMs: TIME, db: 0, argv: [b('SET'), b('k'), b('value')] }));
     const first = machine.read(0, [b('GET'), b('k')], TIME);

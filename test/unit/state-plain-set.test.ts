@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { StateMachine, encodeTransactionEntry, encodeWriteEntry } from '../../src/state/index.js';
 import { plainSetInto, type PlainSet } from '../../src/state/codec.js';
-import { PACKED_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { ARENA_VALUE_BYTES_MAX } from '../../src/state/value-arena.js';
 import { seededRng } from './state/random-commands.js';
 
 const b = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -28,7 +28,7 @@ function randomBytes(random: () => number, length: number): Buffer {
 describe('plain SET fast path', () => {
   it('finds the key and value of a plain SET entry, for every length class of key and value', () => {
     for (const keyBytes of [0, 1, 127, 128, 20_000]) {
-      for (const valueBytes of [0, 1, 64, 127, 128, PACKED_VALUE_BYTES_MAX, PACKED_VALUE_BYTES_MAX + 1, 100_000]) {
+      for (const valueBytes of [0, 1, 64, 127, 128, ARENA_VALUE_BYTES_MAX, ARENA_VALUE_BYTES_MAX + 1, 100_000]) {
         const key = Buffer.alloc(keyBytes, 0x6b);
         const value = Buffer.alloc(valueBytes, 0xfe);
         const data = encodeWriteEntry({ timeMs: TIME, db: 7, argv: [b('sEt'), key, value] });
@@ -104,7 +104,7 @@ describe('plain SET fast path', () => {
     const fast = new StateMachine();
     const general = new StateMachine();
     const keys = [b(''), b('k'), randomBytes(random, 200), ...Array.from({ length: 20 }, (_, i) => b(`key:${i}`))];
-    const sizes = [0, 3, 64, PACKED_VALUE_BYTES_MAX, PACKED_VALUE_BYTES_MAX + 1, 10_000];
+    const sizes = [0, 3, 64, ARENA_VALUE_BYTES_MAX, ARENA_VALUE_BYTES_MAX + 1, 10_000];
     const values = sizes.flatMap((size) => [randomBytes(random, size), randomBytes(random, size)]);
     for (let index = 1; index <= 2000; index++) {
       const db = Math.floor(random() * 16);

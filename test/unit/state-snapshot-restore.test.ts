@@ -2,12 +2,12 @@
 // arrives in (one byte at a time, pieces that end inside a length, a key, a value or the trailer),
 // the restored machine holds the same keys, values, TTLs, WATCH versions and digest as the source;
 // and a corrupt stream is rejected with an error that says what is wrong, leaving the machine as it
-// was. Also the keyspace's two stored forms (a packed string for a key without expiry and a short
-// value, an object otherwise): every command sees the same value, expiry and index through either.
+// was. Also the keyspace's two stored forms (a value-arena record for a key without expiry and a
+// short value, an object otherwise): every command sees the same value, expiry and index through either.
 import { describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/resp/reply.js';
 import { StateMachine, SnapshotFormatError, encodeWriteEntry } from '../../src/state/index.js';
-import { PACKED_VALUE_BYTES_MAX } from '../../src/state/keyspace.js';
+import { ARENA_VALUE_BYTES_MAX } from '../../src/state/value-arena.js';
 import { UNTRACKED_DIGEST } from '../../src/state/snapshot.js';
 import { encodeReply } from './commands/encode-reply.js';
 import { EngineClient } from './state/harness.js';
@@ -43,8 +43,8 @@ function source(): EngineClient {
   for (let i = 0; i < 300; i += 7) client.call('DEL', `k:${i}`);
   client.call('SET', 'empty', '');
   client.call('SET', Buffer.from([0, 255, 13, 10]), Buffer.from([255, 0, 128, 1, 2, 3, 4, 5, 6, 7, 8]));
-  client.call('SET', 'at-packed-limit', Buffer.alloc(PACKED_VALUE_BYTES_MAX, 0xfe));
-  client.call('SET', 'over-packed-limit', Buffer.alloc(PACKED_VALUE_BYTES_MAX + 1, 0xfd));
+  client.call('SET', 'at-packed-limit', Buffer.alloc(ARENA_VALUE_BYTES_MAX, 0xfe));
+  client.call('SET', 'over-packed-limit', Buffer.alloc(ARENA_VALUE_BYTES_MAX + 1, 0xfd));
   client.call('SET', 'long', Buffer.alloc(70_000, 3), 'EX', '5000');
   client.call('SELECT', '9');
   client.call('SET', 'other-db', 'x');
@@ -127,7 +127,7 @@ describe('restoring a snapshot pushed in pieces', () => {
     expect(contents(replica.machine)).toEqual(contents(other.machine));
   });
 
-  it('keeps an index above 2^32 exactly in a packed key, through a snapshot', () => {
+  it('keeps an index above 2^32 exactly in an arena record, through a snapshot', () => {
     const machine = new StateMachine();
     const index = 2 ** 40 + 12345;
     machine.apply(index, encodeWriteEntry({ timeMs: NOW, db: 0, argv: [b('SET'), b('k'), b('v')] }));
