@@ -433,7 +433,19 @@ export class Keyspace {
   putBytes(dbIndex: number, key: string, source: Buffer, start: number, length: number): void {
     this.assertMutable();
     const db = this.db(dbIndex);
-    this.store(db, key, makeStored(db, source, start, length, 0, this.index), 0);
+    const keyHash = slotHash(key);
+    const slot = keyHash & SLOT_MASK;
+    const map = db.slots?.[slot];
+    const old = map?.get(key);
+    // An overwrite of an arena value by one of the same size class writes over the record: no
+    // Map update, no free and allocation. Not while a snapshot has yet to copy the old value.
+    if (typeof old === 'number' && db.arena.fits(old, length) && !(this.cow !== null && this.snapshotMayRead(db, slot, key))) {
+      countOut(db, key, keyHash, old);
+      db.arena.rewrite(old, source, start, length, this.index);
+      countIn(db, key, keyHash, old);
+      return;
+    }
+    this.storeAt(db, key, keyHash, map, old, makeStored(db, source, start, length, 0, this.index), 0);
   }
 
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
@@ -523,6 +535,13 @@ export class Keyspace {
   /** The one place a key changes. `entry` undefined deletes, leaving `tombstoneIndex`. */
   private store(db: Db, key: string, entry: Stored | undefined, tombstoneIndex: number): void {
     const keyHash = slotHash(key);
+    const map = db.slots?.[keyHash & SLOT_MASK];
+    this.storeAt(db, key, keyHash, map, map?.get(key), entry, tombstoneIndex);
+  }
+
+  /** store() once the key's slot Map (`map`, if any) and its stored form there (`old`) are known. */
+  private storeAt(db: Db, key: string, keyHash: number, map: Map<string, Stored> | undefined, old: Stored | undefined,
+    entry: Stored | undefined, tombstoneIndex: number): void {
     const slot = keyHash & SLOT_MASK;
     let slots = db.slots;
     if (slots === undefined) {
@@ -530,8 +549,6 @@ export class Keyspace {
       slots = new Array<Map<string, Stored> | undefined>(SLOT_COUNT);
       db.slots = slots;
     }
-    let map = slots[slot];
-    const old = map?.get(key);
     const savedForSnapshot = this.cow !== null && this.saveForSnapshot(db, slot, key, old);
     if (old !== undefined) {
       countOut(db, key, keyHash, old);
@@ -555,6 +572,19 @@ export class Keyspace {
     map.set(key, entry);
     if (old === undefined) db.tombstones.delete(key);
     if (countIn(db, key, keyHash, entry)) this.pushExpiry(db, key, entry as Entry);
+  }
+
+  /**
+   * True if the snapshot in progress has yet to copy `key` and has no saved copy of it: it will
+   * read the key's live value, so that value must not change in place.
+   */
+  private snapshotMayRead(db: Db, slot: number, key: string): boolean {
+    const cursor = this.cow!;
+    const tracker = cursor.trackers.get(db);
+    if (tracker === undefined || tracker.slots !== db.slots) return false;
+    if (tracker.ordinal < cursor.dbOrdinal) return false;
+    if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return false;
+    return tracker.saved.get(slot)?.has(key) !== true;
   }
 
   /** Keeps `old` for the snapshot in progress if it has yet to copy `key`; true if `old` was kept. */

@@ -81,6 +81,26 @@ describe('ValueArena', () => {
     expect(arena.copyValue(handle).equals(pattern(10, 2))).toBe(true);
   });
 
+  it('writes a value of the same size class over a record, keeping its handle, and refuses one of another class', () => {
+    const arena = new ValueArena();
+    const handle = arena.store(pattern(64, 1), 0, 64, 1);
+    const neighbour = arena.store(pattern(64, 2), 0, 64, 2);
+    const inUse = arena.bytesInUse;
+    // 53..68 bytes share the 64-byte value's class (80-byte records with the 12-byte header).
+    expect([53, 60, 68].map((length) => arena.fits(handle, length))).toEqual([true, true, true]);
+    expect([52, 69, 200].map((length) => arena.fits(handle, length))).toEqual([false, false, false]);
+    const source = Buffer.concat([b('xx'), pattern(60, 3)]);
+    arena.rewrite(handle, source, 2, 60, 2 ** 40);
+    expect(arena.copyValue(handle).equals(pattern(60, 3))).toBe(true);
+    expect(arena.modIndex(handle)).toBe(2 ** 40);
+    expect(arena.copyValue(neighbour).equals(pattern(64, 2))).toBe(true);
+    expect(arena.bytesInUse).toBe(inUse);
+    expect(() => arena.rewrite(handle, pattern(69, 4), 0, 69, 5)).toThrow(/do not fit/);
+    expect(arena.copyValue(handle).equals(pattern(60, 3))).toBe(true);
+    arena.free(handle);
+    expect(() => arena.rewrite(handle, pattern(60, 5), 0, 60, 6)).toThrow(/freed arena record/);
+  });
+
   it('refuses a value longer than it keeps', () => {
     expect(() => new ValueArena().store(Buffer.alloc(ARENA_VALUE_BYTES_MAX + 1), 0, ARENA_VALUE_BYTES_MAX + 1, 1)).toThrow(/assertion/);
   });
