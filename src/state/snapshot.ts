@@ -23,7 +23,7 @@ import {
   DB_COUNT, Db, Keyspace, SLOT_COUNT, latin1, makeStored, writeLatin1,
   type CowCursor, type CowTracker, type Stored,
 } from './keyspace.js';
-import { copyBytes } from './value-arena.js';
+import type { ValueArena } from './value-arena.js';
 
 const MAGIC = Buffer.from('RFTSNAP1', 'latin1');
 const VERSION = 1;
@@ -69,6 +69,8 @@ type Sink = (bytes: Buffer, owned: boolean) => void;
 /** Accumulates small fields into one reused buffer, handed to the sink in pieces of a few dozen KB. */
 class Encoder {
   private buffer = Buffer.allocUnsafe(64 * 1024);
+  /** The buffer as a DataView, for the arena to write values into (ValueArena.writeValueTo). */
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   private used = 0;
 
   constructor(private readonly sink: Sink) {}
@@ -76,7 +78,10 @@ class Encoder {
   private reserve(size: number): void {
     if (this.used + size <= this.buffer.length) return;
     this.flush();
-    if (size > this.buffer.length) this.buffer = Buffer.allocUnsafe(size);
+    if (size > this.buffer.length) {
+      this.buffer = Buffer.allocUnsafe(size);
+      this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+    }
   }
 
   flush(): void {
@@ -132,12 +137,25 @@ class Encoder {
     }
   }
 
-  /** A length-prefixed run of `length` bytes of `source` from `start` (an arena record's value). */
-  bytes(source: Buffer, start: number, length: number): void {
-    this.u32(length);
-    this.reserve(length);
-    copyBytes(source, start, this.buffer, this.used, length);
-    this.used += length;
+  /**
+   * A key's whole record when its value is an arena record (no expiry): one reserve, and the
+   * fields written straight into the buffer.
+   */
+  arenaKey(key: string, arena: ValueArena, handle: number): void {
+    const keyLength = key.length;
+    const valueLength = arena.length(handle);
+    this.reserve(1 + 4 + keyLength + 4 + valueLength + 16);
+    const view = this.view;
+    let at = this.used;
+    view.setUint8(at, TAG_KEY);
+    view.setUint32(at + 1, keyLength, true);
+    writeLatin1(this.buffer, at + 5, key, keyLength);
+    at += 5 + keyLength;
+    view.setUint32(at, valueLength, true);
+    at += 4 + arena.writeValueTo(handle, view, at + 4);
+    view.setFloat64(at, 0, true);
+    view.setFloat64(at + 8, arena.modIndex(handle), true);
+    this.used = at + 16;
   }
 
   get pendingBytes(): number {
@@ -343,15 +361,12 @@ export class SnapshotWriter implements CowCursor {
   private writeKey(db: Db, key: string, stored: Stored): void {
     this.recordsThisCall++;
     const encoder = this.encoder;
-    encoder.u8(TAG_KEY);
-    encoder.latin1(key);
     if (typeof stored === 'number') {
-      const arena = db.arena;
-      encoder.bytes(arena.slabOf(stored), arena.valueOffset(stored), arena.length(stored));
-      encoder.f64(0);
-      encoder.f64(arena.modIndex(stored));
+      encoder.arenaKey(key, db.arena, stored);
       return;
     }
+    encoder.u8(TAG_KEY);
+    encoder.latin1(key);
     encoder.value(stored.value);
     encoder.f64(stored.expiresAtMs);
     encoder.f64(stored.modIndex);

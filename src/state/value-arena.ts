@@ -7,8 +7,10 @@
 // quarter of a second (docs/performance.md, eighth session).
 //
 // Layout: slabs of up to SLAB_BYTES (a class's first is 4 KiB, each next one twice as large), each cut into records of one size class (16-byte steps, so a
-// record wastes under 16 bytes). A record is the value's length (u32), its modIndex (f64) and
-// its bytes. A handle is (slab number << SLOT_BITS) | record number within the slab. Freed
+// record wastes under 16 bytes). A record is the value's modIndex (f64), its length (u32) and
+// its bytes; records start at multiples of 16, so the two fields are read and written through
+// a Float64Array and a Uint32Array over the slab (Buffer's readUInt32LE and readDoubleLE were a
+// tenth of a snapshot's time). A handle is (slab number << SLOT_BITS) | record number within the slab. Freed
 // records go on their class's free list and are reused first; slabs are never given back (as
 // with an allocator's arenas: a database whose values change size keeps the old classes' slabs).
 // When a class cannot grow (more than MAX_SLABS slabs in all), store() returns -1 and the caller
@@ -20,9 +22,12 @@
 /** The longest value kept here (the keyspace keeps longer ones as Entry objects). */
 export const ARENA_VALUE_BYTES_MAX = 4096;
 const RECORD_HEADER_BYTES = 12;
+/** Where a record's length is, in bytes from its start (its modIndex is at 0). */
+const LENGTH_OFFSET = 8;
 /** A freed record's length field: freeing it again, or reading it, fails loudly. */
 const FREED = 0xffffffff;
-const CLASS_STEP_BYTES = 16;
+const CLASS_STEP_SHIFT = 4;
+const CLASS_STEP_BYTES = 1 << CLASS_STEP_SHIFT;
 const SLAB_BYTES = 256 * 1024;
 const FIRST_SLAB_BYTES = 4 * 1024;
 const SLOT_BITS = 14;
@@ -43,6 +48,14 @@ export function copyBytes(source: Buffer, start: number, target: Buffer, at: num
   } else {
     source.copy(target, at, start, start + length);
   }
+}
+
+/** Whether a Uint32Array reads memory little-endian: DataView writes the same bytes back with it. */
+const NATIVE_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The size class of a value of `length` bytes: its records' size in CLASS_STEP_BYTES. */
+function classOf(length: number): number {
+  return (RECORD_HEADER_BYTES + length + CLASS_STEP_BYTES - 1) >>> CLASS_STEP_SHIFT;
 }
 
 /** A growable stack of handles. */
@@ -78,6 +91,9 @@ interface SizeClass {
 export class ValueArena {
   private readonly slabs: Buffer[] = [];
   private readonly slabRecordBytes: number[] = [];
+  /** Each slab's memory as u32s (for records' lengths) and as f64s (for their modIndexes). */
+  private readonly slabLengths: Uint32Array[] = [];
+  private readonly slabIndexes: Float64Array[] = [];
   private readonly classes: (SizeClass | undefined)[] = new Array<SizeClass | undefined>(CLASS_COUNT);
   private slabBytesTotal = 0;
   /** Bytes of the records handed out and not freed (their whole size class). */
@@ -96,10 +112,11 @@ export class ValueArena {
     if (length > ARENA_VALUE_BYTES_MAX) throw new Error(`assertion: ${length} bytes for the value arena`);
     const handle = this.allocate(length);
     if (handle < 0) return -1;
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
-    const at = (handle & SLOT_MASK) * this.slabRecordBytes[handle >>> SLOT_BITS]!;
-    slab.writeUInt32LE(length, at);
-    slab.writeDoubleLE(modIndex, at + 4);
+    const number = handle >>> SLOT_BITS;
+    const slab = this.slabs[number]!;
+    const at = (handle & SLOT_MASK) * this.slabRecordBytes[number]!;
+    this.slabLengths[number]![(at + LENGTH_OFFSET) >>> 2] = length;
+    this.slabIndexes[number]![at >>> 3] = modIndex;
     const to = at + RECORD_HEADER_BYTES;
     if (typeof source === 'string') {
       for (let i = 0; i < length; i++) slab[to + i] = source.charCodeAt(start + i);
@@ -111,7 +128,7 @@ export class ValueArena {
 
   /** True if a value of `length` bytes belongs to the size class of the record `handle`. */
   fits(handle: number, length: number): boolean {
-    return Math.ceil((RECORD_HEADER_BYTES + length) / CLASS_STEP_BYTES) * CLASS_STEP_BYTES === this.slabRecordBytes[handle >>> SLOT_BITS];
+    return classOf(length) * CLASS_STEP_BYTES === this.slabRecordBytes[handle >>> SLOT_BITS];
   }
 
   /**
@@ -121,30 +138,30 @@ export class ValueArena {
    */
   rewrite(handle: number, source: Buffer, start: number, length: number, modIndex: number): void {
     if (!this.fits(handle, length)) throw new Error(`assertion: ${length} bytes do not fit arena record ${handle}`);
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const number = handle >>> SLOT_BITS;
     const at = this.recordAt(handle);
-    this.lengthAt(slab, at);
-    slab.writeUInt32LE(length, at);
-    slab.writeDoubleLE(modIndex, at + 4);
-    copyBytes(source, start, slab, at + RECORD_HEADER_BYTES, length);
+    this.lengthAt(handle);
+    this.slabLengths[number]![(at + LENGTH_OFFSET) >>> 2] = length;
+    this.slabIndexes[number]![at >>> 3] = modIndex;
+    copyBytes(source, start, this.slabs[number]!, at + RECORD_HEADER_BYTES, length);
   }
 
   free(handle: number): void {
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
-    const at = this.recordAt(handle);
-    if (slab.readUInt32LE(at) === FREED) throw new Error(`assertion: arena record ${handle} freed twice`);
-    slab.writeUInt32LE(FREED, at);
+    const lengths = this.slabLengths[handle >>> SLOT_BITS]!;
+    const field = (this.recordAt(handle) + LENGTH_OFFSET) >>> 2;
+    if (lengths[field] === FREED) throw new Error(`assertion: arena record ${handle} freed twice`);
+    lengths[field] = FREED;
     const recordBytes = this.slabRecordBytes[handle >>> SLOT_BITS]!;
     this.classes[recordBytes / CLASS_STEP_BYTES]!.free.push(handle);
     this.bytesInUse -= recordBytes;
   }
 
   length(handle: number): number {
-    return this.lengthAt(this.slabs[handle >>> SLOT_BITS]!, this.recordAt(handle));
+    return this.lengthAt(handle);
   }
 
   modIndex(handle: number): number {
-    return this.slabs[handle >>> SLOT_BITS]!.readDoubleLE(this.recordAt(handle) + 4);
+    return this.slabIndexes[handle >>> SLOT_BITS]![this.recordAt(handle) >>> 3]!;
   }
 
   /** The slab holding the record; its value's bytes start at valueOffset(handle). */
@@ -156,32 +173,47 @@ export class ValueArena {
     return this.recordAt(handle) + RECORD_HEADER_BYTES;
   }
 
+  /**
+   * Writes the value's bytes through `target` (a DataView) at `at`, four at a time: a record's
+   * bytes start 4-aligned. Buffer.copy costs about 120 ns whatever the length, a loop of byte
+   * stores 2.3 ns a byte; this 45 ns for 64 bytes. Returns the value's length.
+   */
+  writeValueTo(handle: number, target: DataView, at: number): number {
+    const length = this.lengthAt(handle);
+    const words = this.slabLengths[handle >>> SLOT_BITS]!;
+    const first = (this.recordAt(handle) + RECORD_HEADER_BYTES) >>> 2;
+    const whole = length >>> 2;
+    for (let k = 0; k < whole; k++) target.setUint32(at + 4 * k, words[first + k]!, NATIVE_LITTLE_ENDIAN);
+    if ((length & 3) !== 0) {
+      const slab = this.slabs[handle >>> SLOT_BITS]!;
+      const from = 4 * (first + whole);
+      for (let i = 4 * whole; i < length; i++) target.setUint8(at + i, slab[from + i - 4 * whole]!);
+    }
+    return length;
+  }
+
   /** The value's bytes in a new Buffer. */
   copyValue(handle: number): Buffer {
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
-    const at = this.recordAt(handle);
-    const length = this.lengthAt(slab, at);
+    const length = this.lengthAt(handle);
     const out = Buffer.allocUnsafe(length);
-    copyBytes(slab, at + RECORD_HEADER_BYTES, out, 0, length);
+    copyBytes(this.slabs[handle >>> SLOT_BITS]!, this.recordAt(handle) + RECORD_HEADER_BYTES, out, 0, length);
     return out;
   }
 
   /** The value as a latin1 string (one char per byte). */
   valueString(handle: number): string {
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
-    const at = this.recordAt(handle);
-    return slab.toString('latin1', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + this.lengthAt(slab, at));
+    const from = this.recordAt(handle) + RECORD_HEADER_BYTES;
+    return this.slabs[handle >>> SLOT_BITS]!.toString('latin1', from, from + this.lengthAt(handle));
   }
 
   /** A view of the value's bytes, valid until the record is freed. */
   view(handle: number): Buffer {
-    const slab = this.slabs[handle >>> SLOT_BITS]!;
-    const at = this.recordAt(handle);
-    return slab.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + this.lengthAt(slab, at));
+    const from = this.recordAt(handle) + RECORD_HEADER_BYTES;
+    return this.slabs[handle >>> SLOT_BITS]!.subarray(from, from + this.lengthAt(handle));
   }
 
-  private lengthAt(slab: Buffer, at: number): number {
-    const length = slab.readUInt32LE(at);
+  private lengthAt(handle: number): number {
+    const length = this.slabLengths[handle >>> SLOT_BITS]![(this.recordAt(handle) + LENGTH_OFFSET) >>> 2]!;
     if (length === FREED) throw new Error('assertion: read of a freed arena record');
     return length;
   }
@@ -191,7 +223,7 @@ export class ValueArena {
   }
 
   private allocate(length: number): number {
-    const classIndex = Math.ceil((RECORD_HEADER_BYTES + length) / CLASS_STEP_BYTES);
+    const classIndex = classOf(length);
     let sizeClass = this.classes[classIndex];
     if (sizeClass === undefined) {
       const recordBytes = classIndex * CLASS_STEP_BYTES;
@@ -209,7 +241,10 @@ export class ValueArena {
         sizeClass.currentSlab = this.slabs.length;
         sizeClass.capacity = Math.floor(slabBytes / sizeClass.recordBytes);
         sizeClass.used = 0;
-        this.slabs.push(Buffer.allocUnsafeSlow(sizeClass.capacity * sizeClass.recordBytes));
+        const slab = Buffer.allocUnsafeSlow(sizeClass.capacity * sizeClass.recordBytes);
+        this.slabs.push(slab);
+        this.slabLengths.push(new Uint32Array(slab.buffer, slab.byteOffset, slab.length >>> 2));
+        this.slabIndexes.push(new Float64Array(slab.buffer, slab.byteOffset, slab.length >>> 3));
         this.slabRecordBytes.push(sizeClass.recordBytes);
         this.slabBytesTotal += sizeClass.capacity * sizeClass.recordBytes;
       }

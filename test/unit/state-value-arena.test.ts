@@ -34,6 +34,12 @@ describe('ValueArena', () => {
       expect(arena.copyValue(handle).equals(bytes)).toBe(true);
       expect(arena.view(handle).equals(bytes)).toBe(true);
       expect(arena.valueString(handle)).toBe(bytes.toString('latin1'));
+      // Written through a DataView at an odd offset of a larger buffer, with its tail bytes too.
+      const target = Buffer.alloc(bytes.length + 8, 0xee);
+      const view = new DataView(target.buffer, target.byteOffset, target.length);
+      expect(arena.writeValueTo(handle, view, 3)).toBe(bytes.length);
+      expect(target.subarray(3, 3 + bytes.length).equals(bytes)).toBe(true);
+      expect([...target.subarray(0, 3), ...target.subarray(3 + bytes.length)].every((byte) => byte === 0xee)).toBe(true);
       const slab = arena.slabOf(handle);
       expect(slab.subarray(arena.valueOffset(handle), arena.valueOffset(handle) + bytes.length).equals(bytes)).toBe(true);
     }
