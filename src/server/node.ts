@@ -23,7 +23,7 @@ import {
   type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
 } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
-import { encodeExpiryEntry, encodeTransactionEntry, encodeWriteEntry, StateMachine } from '../state/index.js';
+import { encodeExpiryEntry, encodeTransactionEntry, encodeWrite, StateMachine } from '../state/index.js';
 import { openStorage, StorageWriteError, toRestoreState, type DiskStorage } from '../storage/index.js';
 import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
@@ -706,7 +706,7 @@ export class RaftNode implements Executor {
   }
 
   private proposeWrite(db: number, argv: readonly Buffer[], completion: Completion): void {
-    this.propose(encodeWriteEntry({ timeMs: this.nowMs(), db, argv }), completion);
+    this.propose(encodeWrite(this.nowMs(), db, argv), completion);
   }
 
   /** Whether a command may go to the core at once: a leader that is between cycles. */

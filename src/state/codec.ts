@@ -161,17 +161,21 @@ function assertTime(timeMs: number): void {
 }
 
 export function encodeWriteEntry(entry: { timeMs: number; db: number; argv: readonly Uint8Array[] }): Buffer {
-  assertTime(entry.timeMs);
-  assertDb(entry.db);
+  return encodeWrite(entry.timeMs, entry.db, entry.argv);
+}
+
+/** encodeWriteEntry without the object around its arguments (the leader's path, once per write). */
+export function encodeWrite(timeMs: number, db: number, argv: readonly Uint8Array[]): Buffer {
+  assertTime(timeMs);
+  assertDb(db);
   // Every write goes through here on the leader: sized first, then written into one buffer,
   // with none of Writer's intermediate parts (the bytes are what Writer would produce).
-  const argv = entry.argv;
   let size = 1 + 8 + 1 + varintSize(argv.length);
   for (const arg of argv) size += varintSize(arg.length) + arg.length;
   const out = Buffer.allocUnsafe(size);
   out[0] = KIND_WRITE;
-  out.writeDoubleLE(entry.timeMs, 1);
-  out[9] = entry.db;
+  out.writeDoubleLE(timeMs, 1);
+  out[9] = db;
   let at = putVarint(out, 10, argv.length);
   for (const arg of argv) {
     at = putVarint(out, at, arg.length);

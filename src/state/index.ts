@@ -38,7 +38,7 @@
 export { StateMachine, DEFAULT_MAX_STRING_BYTES } from './machine.js';
 export type { StateMachineOptions, StateInfo, KeyspaceInfo } from './machine.js';
 export {
-  encodeWriteEntry, encodeTransactionEntry, encodeExpiryEntry, decodeEntry, EntryDecodeError,
+  encodeWriteEntry, encodeWrite, encodeTransactionEntry, encodeExpiryEntry, decodeEntry, EntryDecodeError,
 } from './codec.js';
 export type { StateEntry, WriteEntry, TransactionEntry, ExpiryEntry, WatchedKey } from './codec.js';
 export { SnapshotWriter, SnapshotRestorer, SnapshotFormatError } from './snapshot.js';

@@ -194,6 +194,13 @@ export class SnapshotWriter implements CowCursor {
   private recordsThisCall = 0;
   private deadlineMs = 0;
   private cancelled = false;
+  /** The database and saved copies of the slot copySlot is serializing, for writeLiveKey. */
+  private slotDb: Db | undefined;
+  private slotSaved: Map<string, Stored | null> | undefined;
+  /** A key of the slot's live Map, unless the slot has a saved copy of it (written after). */
+  private readonly writeLiveKey = (stored: Stored, key: string): void => {
+    if (this.slotSaved === undefined || !this.slotSaved.has(key)) this.writeKey(this.slotDb!, key, stored);
+  };
 
   constructor(private readonly keyspace: Keyspace, appliedIndex: number, lastTimeMs: number) {
     let keyCount = 0;
@@ -349,7 +356,11 @@ export class SnapshotWriter implements CowCursor {
     const map = plan.tracker.slots?.[slot];
     const db = plan.db;
     if (map !== undefined) {
-      for (const [key, entry] of map) if (saved === undefined || !saved.has(key)) this.writeKey(db, key, entry);
+      // forEach with a callback made once, not for-of: an entries iterator makes a [key, value]
+      // array per key, and a new arrow function here one closure per slot.
+      this.slotDb = db;
+      this.slotSaved = saved;
+      map.forEach(this.writeLiveKey);
     }
     if (saved !== undefined) {
       for (const [key, entry] of saved) if (entry !== null) this.writeKey(db, key, entry);
