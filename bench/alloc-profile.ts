@@ -4,13 +4,14 @@
 //
 // Allocation is what the garbage collector's time follows (each scavenge copies what is still
 // alive; the more is allocated, the more scavenges). Starts a 3-node cluster whose nodes preload
-// bench/alloc-sample-preload.cjs, runs `redis-benchmark -c 50 -d 64 -r 100000 -t <test> -P
+// bench/alloc-sample-preload.mjs, runs `redis-benchmark -c 50 -d 64 -r 100000 -t <test> -P
 // <pipeline>` against the leader (a warm-up first), and samples every node's allocations for the
 // given seconds in the middle of the run with V8's sampling heap profiler, collected objects
 // included. Prints, per node, the bytes sampled per request and the allocation sites (function
 // and its two callers) with the largest shares.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findLeader, log, makeTempDir, removeDir, REPO_ROOT, run, sleep, startCluster, stopProcess } from './compare-lib.js';
 
@@ -51,8 +52,8 @@ function sites(head: ProfileNode): { total: number; bySite: Map<string, number> 
 
 const dir = await makeTempDir('alloc-profile-');
 process.env.RAFTIS_ALLOC_PROFILE_DIR = dir;
-const preload = path.join(REPO_ROOT, 'bench', 'alloc-sample-preload.cjs');
-const cluster = await startCluster({ main: flags.main, dataDir: dir, nodeFlags: () => ['--require', preload] });
+const preload = pathToFileURL(path.join(REPO_ROOT, 'bench', 'alloc-sample-preload.mjs')).href;
+const cluster = await startCluster({ main: flags.main, dataDir: dir, nodeFlags: () => ['--import', preload] });
 try {
   const leader = await findLeader(cluster);
   const args = (requests: number): string[] => ['-p', String(leader.port), '-c', '50', '-d', '64', '-r', '100000', '-t', flags.test,
