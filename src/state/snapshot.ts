@@ -361,6 +361,7 @@ export class SnapshotWriter implements CowCursor {
       this.slotDb = db;
       this.slotSaved = saved;
       map.forEach(this.writeLiveKey);
+      this.slotSaved = undefined;
     }
     if (saved !== undefined) {
       for (const [key, entry] of saved) if (entry !== null) this.writeKey(db, key, entry);

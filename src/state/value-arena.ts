@@ -128,9 +128,12 @@ export class ValueArena {
     return handle;
   }
 
-  /** True if a value of `length` bytes belongs to the size class of the record `handle`. */
+  /**
+   * True if a value of `length` bytes may be kept here and belongs to the size class of the record
+   * `handle`. (4,097 to 4,100 bytes round up to the top class too, but are not kept here.)
+   */
   fits(handle: number, length: number): boolean {
-    return classOf(length) * CLASS_STEP_BYTES === this.slabRecordBytes[handle >>> SLOT_BITS];
+    return length <= ARENA_VALUE_BYTES_MAX && classOf(length) * CLASS_STEP_BYTES === this.slabRecordBytes[handle >>> SLOT_BITS];
   }
 
   /**
