@@ -7,7 +7,8 @@
 // slots per database chosen by a fixed hash of the key. A key without expiry whose value is short
 // has its value and modIndex in the database's ValueArena, off the JavaScript heap, and its Map
 // slot holds the record's handle, a small integer (see Stored): no object per key besides the key
-// string, and no garbage when a value is overwritten. The slots give SCAN a cursor that survives
+// string, and no garbage when a value is overwritten (a plain SET of a value of the same size
+// class writes over the record itself: putBytes). The slots give SCAN a cursor that survives
 // writes and resizes exactly as Redis's does (see scan()), give RANDOMKEY a cheap random start, and
 // give snapshots a unit small enough to copy when a write lands in the slot being serialized.
 //

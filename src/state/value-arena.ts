@@ -6,18 +6,21 @@
 // heap was 1.3 GB of them, and the mark-compacts that walked it held the event loop for a
 // quarter of a second (docs/performance.md, eighth session).
 //
-// Layout: slabs of up to SLAB_BYTES (a class's first is 4 KiB, each next one twice as large), each cut into records of one size class (16-byte steps, so a
-// record wastes under 16 bytes). A record is the value's modIndex (f64), its length (u32) and
-// its bytes; records start at multiples of 16, so the two fields are read and written through
-// a Float64Array and a Uint32Array over the slab (Buffer's readUInt32LE and readDoubleLE were a
-// tenth of a snapshot's time). A handle is (slab number << SLOT_BITS) | record number within the slab. Freed
-// records go on their class's free list and are reused first; slabs are never given back (as
-// with an allocator's arenas: a database whose values change size keeps the old classes' slabs).
-// When a class cannot grow (more than MAX_SLABS slabs in all), store() returns -1 and the caller
-// keeps the value on the heap instead.
+// Layout: slabs of up to SLAB_BYTES (a class's first is 4 KiB, each next one twice as large),
+// each cut into records of one size class (16-byte steps, so a record wastes under 16 bytes). A
+// record is the value's modIndex (f64), its length (u32) and its bytes. Records start at
+// multiples of 16, so the two fields are read and written through a Float64Array and a
+// Uint32Array over the slab (Buffer's readUInt32LE and readDoubleLE were a tenth of a snapshot's
+// time). A handle is (slab number << SLOT_BITS) | record number within the slab. Freed records go
+// on their class's free list and are reused first; slabs are never given back (as with an
+// allocator's arenas: a database whose values change size keeps the old classes' slabs). When a
+// class cannot grow (more than MAX_SLABS slabs in all), store() returns -1 and the caller keeps
+// the value on the heap instead.
 //
-// A handle is valid until free(). Whoever frees one must know that nothing still reads it: the
-// keyspace defers the frees of records a snapshot in progress may still read (Keyspace.store).
+// A handle is valid until free(). Whoever frees one, or writes over it (rewrite()), must know
+// that nothing still reads the old value: the keyspace defers the frees of records a snapshot in
+// progress may still read, and writes over a record only when no snapshot will (Keyspace.store,
+// Keyspace.putBytes).
 
 /** The longest value kept here (the keyspace keeps longer ones as Entry objects). */
 export const ARENA_VALUE_BYTES_MAX = 4096;
@@ -93,9 +96,9 @@ interface SizeClass {
 export class ValueArena {
   private readonly slabs: Buffer[] = [];
   private readonly slabRecordBytes: number[] = [];
-  /** Each slab's memory as u32s (for records' lengths) and as f64s (for their modIndexes). */
-  private readonly slabLengths: Uint32Array[] = [];
-  private readonly slabIndexes: Float64Array[] = [];
+  /** Each slab's memory as u32s (records' lengths, and values read four bytes at a time) and as f64s (modIndexes). */
+  private readonly slabWords: Uint32Array[] = [];
+  private readonly slabFloats: Float64Array[] = [];
   private readonly classes: (SizeClass | undefined)[] = new Array<SizeClass | undefined>(CLASS_COUNT);
   private slabBytesTotal = 0;
   /** Bytes of the records handed out and not freed (their whole size class). */
@@ -117,8 +120,8 @@ export class ValueArena {
     const number = handle >>> SLOT_BITS;
     const slab = this.slabs[number]!;
     const at = (handle & SLOT_MASK) * this.slabRecordBytes[number]!;
-    this.slabLengths[number]![(at + LENGTH_OFFSET) >>> 2] = length;
-    this.slabIndexes[number]![at >>> 3] = modIndex;
+    this.slabWords[number]![(at + LENGTH_OFFSET) >>> 2] = length;
+    this.slabFloats[number]![at >>> 3] = modIndex;
     const to = at + RECORD_HEADER_BYTES;
     if (typeof source === 'string') {
       for (let i = 0; i < length; i++) slab[to + i] = source.charCodeAt(start + i);
@@ -145,14 +148,14 @@ export class ValueArena {
     if (!this.fits(handle, length)) throw new Error(`assertion: ${length} bytes do not fit arena record ${handle}`);
     const number = handle >>> SLOT_BITS;
     const at = this.recordAt(handle);
-    this.lengthAt(handle);
-    this.slabLengths[number]![(at + LENGTH_OFFSET) >>> 2] = length;
-    this.slabIndexes[number]![at >>> 3] = modIndex;
+    this.lengthAt(handle); // fails loudly on a freed record
+    this.slabWords[number]![(at + LENGTH_OFFSET) >>> 2] = length;
+    this.slabFloats[number]![at >>> 3] = modIndex;
     copyBytes(source, start, this.slabs[number]!, at + RECORD_HEADER_BYTES, length);
   }
 
   free(handle: number): void {
-    const lengths = this.slabLengths[handle >>> SLOT_BITS]!;
+    const lengths = this.slabWords[handle >>> SLOT_BITS]!;
     const field = (this.recordAt(handle) + LENGTH_OFFSET) >>> 2;
     if (lengths[field] === FREED) throw new Error(`assertion: arena record ${handle} freed twice`);
     lengths[field] = FREED;
@@ -166,7 +169,7 @@ export class ValueArena {
   }
 
   modIndex(handle: number): number {
-    return this.slabIndexes[handle >>> SLOT_BITS]![this.recordAt(handle) >>> 3]!;
+    return this.slabFloats[handle >>> SLOT_BITS]![this.recordAt(handle) >>> 3]!;
   }
 
   /** The slab holding the record; its value's bytes start at valueOffset(handle). */
@@ -185,7 +188,7 @@ export class ValueArena {
    */
   writeValueTo(handle: number, target: DataView, at: number): number {
     const length = this.lengthAt(handle);
-    const words = this.slabLengths[handle >>> SLOT_BITS]!;
+    const words = this.slabWords[handle >>> SLOT_BITS]!;
     const first = (this.recordAt(handle) + RECORD_HEADER_BYTES) >>> 2;
     const whole = length >>> 2;
     for (let k = 0; k < whole; k++) target.setUint32(at + 4 * k, words[first + k]!, NATIVE_LITTLE_ENDIAN);
@@ -218,7 +221,7 @@ export class ValueArena {
   }
 
   private lengthAt(handle: number): number {
-    const length = this.slabLengths[handle >>> SLOT_BITS]![(this.recordAt(handle) + LENGTH_OFFSET) >>> 2]!;
+    const length = this.slabWords[handle >>> SLOT_BITS]![(this.recordAt(handle) + LENGTH_OFFSET) >>> 2]!;
     if (length === FREED) throw new Error('assertion: read of a freed arena record');
     return length;
   }
@@ -248,8 +251,8 @@ export class ValueArena {
         sizeClass.used = 0;
         const slab = Buffer.allocUnsafeSlow(sizeClass.capacity * sizeClass.recordBytes);
         this.slabs.push(slab);
-        this.slabLengths.push(new Uint32Array(slab.buffer, slab.byteOffset, slab.length >>> 2));
-        this.slabIndexes.push(new Float64Array(slab.buffer, slab.byteOffset, slab.length >>> 3));
+        this.slabWords.push(new Uint32Array(slab.buffer, slab.byteOffset, slab.length >>> 2));
+        this.slabFloats.push(new Float64Array(slab.buffer, slab.byteOffset, slab.length >>> 3));
         this.slabRecordBytes.push(sizeClass.recordBytes);
         this.slabBytesTotal += sizeClass.capacity * sizeClass.recordBytes;
       }
