@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { findLeader, log, makeTempDir, removeDir, REPO_ROOT, run, sleep, startCluster, stopProcess } from './compare-lib.js';
+import { findLeader, log, makeTempDir, removeDir, REPO_ROOT, run, sleep, startCluster, stopProcess, waitFor } from './compare-lib.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -70,12 +70,16 @@ try {
   const endCount = countOf((await run('redis-cli', ['-p', String(leader.port), 'INFO', 'stats'])).stdout);
   const result = await bench;
   log(result.stdout.trim().split('\r').at(-1) ?? '');
-  await sleep(1000);
   const requests = endCount - startCount;
   log(`${requests} requests served by the leader while sampling (${flags.seconds} s)`);
   for (const node of cluster.nodes) {
+    // The node writes its profile when the second signal's stopSampling answers; until then the
+    // file is missing or partly written, and the read or the parse fails (waitFor retries).
     const file = path.join(dir, `alloc-${node.child.pid}.json`);
-    const { total, bySite } = sites((JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode }).head);
+    const profile = await waitFor(`node ${node.id}'s allocation profile`, 30_000,
+      () => Promise.resolve(JSON.parse(readFileSync(file, 'utf8')) as { head?: ProfileNode; error?: string }));
+    if (profile.head === undefined) throw new Error(`node ${node.id} could not sample: ${profile.error ?? 'no profile'}`);
+    const { total, bySite } = sites(profile.head);
     log(`node ${node.id}${node.id === leader.id ? ' (leader)' : ''}: ${(total / 1e6).toFixed(1)} MB sampled, ${(total / requests).toFixed(0)} bytes per request`);
     for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(flags.top))) {
       log(`  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${site}`);

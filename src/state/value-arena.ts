@@ -47,7 +47,7 @@ const CLASS_COUNT = Math.ceil((RECORD_HEADER_BYTES + ARENA_VALUE_BYTES_MAX) / CL
  * Copying four bytes at a time through DataViews was 45 ns for 64 bytes alone, but slower in the
  * state machine: reading a Buffer's `buffer` and `byteOffset` costs more.
  */
-export function copyBytes(source: Buffer, start: number, target: Buffer, at: number, length: number): void {
+function copyBytes(source: Buffer, start: number, target: Buffer, at: number, length: number): void {
   if (length <= 64) {
     for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
   } else {
