@@ -16,8 +16,8 @@ import type { Entry, HardState } from '../raft/types.js';
 import { StorageCorruptionError } from './errors.js';
 import { readWholeFile, type StorageFs } from './fs.js';
 import {
-  PayloadError, RecordType, WAL_FORMAT_VERSION, decodeEntryPayload, decodeHardState, decodeIndexTerm, decodeSegmentHeader,
-  findValidRecordAfter, scanRecords, type IndexTerm, type RecordView, type SegmentHeader,
+  BATCH_RECORD_FORMAT_VERSION, PayloadError, RecordType, WAL_FORMAT_VERSIONS_READ, decodeEntryPayload, decodeHardState, decodeIndexTerm,
+  decodeSegmentHeader, findValidRecordAfter, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type SegmentHeader,
 } from './wal-format.js';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: 0, commit: 0 };
@@ -139,6 +139,8 @@ export class ReplayState {
       }
       case RecordType.segmentHeader:
         return 'a segment header in the middle of a segment';
+      case RecordType.batch:
+        return 'a batch record the scanner did not open';
       default: {
         const never: never = record.type;
         return `unhandled record type ${String(never)}`;
@@ -174,6 +176,8 @@ export interface ReplayedSegment extends SegmentRef {
   readonly sizeBytes: number;
   /** The size of the segment's opening batch (header, hard state, batch end). */
   readonly baseBytes: number;
+  /** From its header: a segment of an older version is not appended to (see Wal.append). */
+  readonly formatVersion: number;
 }
 
 export interface DroppedSummary {
@@ -299,7 +303,7 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
       const problemAt = failure?.offset ?? committedEnd;
       const problem = failure?.reason ?? (bytes.length === 0 ? 'the segment is empty' : 'the file ends inside a batch (no batch end record)');
       if (!isLast) throw corrupt(problemAt, `${problem}, in a segment that is not the last`);
-      if (failure?.kind === 'unknown-type') throw corrupt(problemAt, problem);
+      if (failure !== undefined && !mayBeTorn(failure.kind)) throw corrupt(problemAt, problem);
       if (failure !== undefined) {
         const next = findValidRecordAfter(bytes, failure.offset, RESYNC_BUDGET_BYTES);
         if (typeof next === 'number') throw corrupt(problemAt, `${problem}; a valid record follows at byte ${next}`);
@@ -323,7 +327,11 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
     } catch (error) {
       throw corrupt(0, error instanceof Error ? error.message : String(error), 0);
     }
-    if (header.formatVersion !== WAL_FORMAT_VERSION) throw corrupt(0, `unsupported WAL format version ${header.formatVersion}`, 0);
+    if (!WAL_FORMAT_VERSIONS_READ.includes(header.formatVersion)) throw corrupt(0, `unsupported WAL format version ${header.formatVersion}`, 0);
+    if (header.formatVersion < BATCH_RECORD_FORMAT_VERSION) {
+      const batched = committed.find((record) => record.unit !== record.offset);
+      if (batched !== undefined) throw corrupt(batched.unit, `a batch record in a segment of format version ${header.formatVersion}`);
+    }
     if (header.seq !== segment.seq || header.firstIndex !== segment.firstIndex) {
       throw corrupt(0, `the header says seq ${header.seq} first index ${header.firstIndex}, the file name says seq ${segment.seq} first index ${segment.firstIndex}`, 0);
     }
@@ -350,7 +358,7 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
       if (problem !== undefined) throw corrupt(record.offset, problem);
       if (record.type === RecordType.batchEnd && baseBytes === 0) baseBytes = record.end;
     }
-    chain.segments.push({ ...segment, sizeBytes: committedEnd, baseBytes });
+    chain.segments.push({ ...segment, sizeBytes: committedEnd, baseBytes, formatVersion: header.formatVersion });
   }
 
   const chain = chains.at(-1);

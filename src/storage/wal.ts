@@ -17,7 +17,8 @@ import { readWholeFile, removeLargeFile, type StorageFile, type StorageFs } from
 import type { StorageLogger } from './logger.js';
 import type { SyncStats } from './sync-stats.js';
 import {
-  DELETED_SEGMENT_SUFFIX, HARD_STATE_PAYLOAD_BYTES, INDEX_TERM_PAYLOAD_BYTES, RecordType, SEGMENT_HEADER_PAYLOAD_BYTES, WAL_FORMAT_VERSION,
+  DELETED_SEGMENT_SUFFIX, HARD_STATE_PAYLOAD_BYTES, INDEX_TERM_PAYLOAD_BYTES, RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_PAYLOAD_BYTES,
+  WAL_FORMAT_VERSION, sealBatchRecord,
   decodeIndexTerm, entryRecordBytes, parseSegmentName, recordBytes, scanRecords, segmentName, writeEntryRecord,
   writeHardStateRecord, writeIndexTermRecord, writeSegmentHeaderRecord, type IndexTerm,
 } from './wal-format.js';
@@ -58,6 +59,7 @@ export interface WalRecovery {
 interface ActiveSegment extends SegmentRef {
   sizeBytes: number;
   readonly baseBytes: number;
+  readonly formatVersion: number;
 }
 
 /** Batches up to this size reuse one buffer; larger ones get their own. */
@@ -269,13 +271,17 @@ export class Wal {
       if (hardState.commit > lastIndex) throw new Error(`append: commit ${hardState.commit} is beyond the last index ${lastIndex}`);
     }
 
-    let size = recordBytes(INDEX_TERM_PAYLOAD_BYTES);
-    if (reset !== undefined) size += recordBytes(INDEX_TERM_PAYLOAD_BYTES);
-    for (const entry of entries) size += entryRecordBytes(entry);
-    if (hardState !== undefined) size += recordBytes(HARD_STATE_PAYLOAD_BYTES);
+    // One batch record (format version 2): the records inside carry no checksum of their own.
+    let size = RECORD_HEADER_BYTES + recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
+    if (reset !== undefined) size += recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
+    for (const entry of entries) size += entryRecordBytes(entry, 'inner');
+    if (hardState !== undefined) size += recordBytes(HARD_STATE_PAYLOAD_BYTES, 'inner');
 
     let active = this.segments.at(-1)!;
-    if (active.sizeBytes > active.baseBytes && active.sizeBytes + size > this.options.segmentSizeBytes) {
+    // A segment of an older format (from before an upgrade) is not appended to: an older binary
+    // reading it back would not know the batch records.
+    const full = active.sizeBytes > active.baseBytes && active.sizeBytes + size > this.options.segmentSizeBytes;
+    if (full || active.formatVersion !== WAL_FORMAT_VERSION) {
       await this.rollover();
       active = this.segments.at(-1)!;
     }
@@ -283,11 +289,12 @@ export class Wal {
     const buffer = this.batchBuffer(size);
     // Entries first and the hard state after them: a hard state that survives a crash never
     // names a commit index beyond the entries that survived with it.
-    let at = 0;
-    if (reset !== undefined) at = writeIndexTermRecord(buffer, at, RecordType.snapshotReset, reset);
-    for (const entry of entries) at = writeEntryRecord(buffer, at, entry);
-    if (hardState !== undefined) at = writeHardStateRecord(buffer, at, hardState);
-    at = writeIndexTermRecord(buffer, at, RecordType.batchEnd, { index: lastIndex, term: lastTerm });
+    let at = RECORD_HEADER_BYTES;
+    if (reset !== undefined) at = writeIndexTermRecord(buffer, at, RecordType.snapshotReset, reset, 'inner');
+    for (const entry of entries) at = writeEntryRecord(buffer, at, entry, 'inner');
+    if (hardState !== undefined) at = writeHardStateRecord(buffer, at, hardState, 'inner');
+    at = writeIndexTermRecord(buffer, at, RecordType.batchEnd, { index: lastIndex, term: lastTerm }, 'inner');
+    at = sealBatchRecord(buffer, 0, at);
     if (at !== size) throw new Error(`append: encoded ${at} bytes, sized ${size}`);
 
     try {
@@ -521,7 +528,7 @@ async function createSegment(
     await file.close().catch(() => undefined);
     throw error;
   }
-  return { file, segment: { seq, firstIndex, path, sizeBytes: at, baseBytes: at } };
+  return { file, segment: { seq, firstIndex, path, sizeBytes: at, baseBytes: at, formatVersion: WAL_FORMAT_VERSION } };
 }
 
 /**

@@ -77,7 +77,8 @@ describe('corruption on a real disk', () => {
     const segments = await populate();
     const target = (await records(segments[0]!)).filter((record) => record.type === RecordType.entry)[2]!;
     await flipByte(segments[0]!, target.offset + 15);
-    await expectCorruption(segments[0]!, target.offset, /checksum mismatch/);
+    // The checksum that fails is that of the batch record holding the entry (format version 2).
+    await expectCorruption(segments[0]!, target.unit, /checksum mismatch/);
   });
 
   it('reports a flipped byte in the last segment when valid records follow it', async () => {
@@ -85,15 +86,15 @@ describe('corruption on a real disk', () => {
     const last = segments.at(-1)!;
     const target = (await records(last)).find((record) => record.type === RecordType.entry)!;
     await flipByte(last, target.offset + 12);
-    await expectCorruption(last, target.offset, /checksum mismatch.*; a valid record follows at byte \d+/);
+    await expectCorruption(last, target.unit, /checksum mismatch.*; a valid record follows at byte \d+/);
   });
 
   it('reports a length field changed to run past the end of the file, when valid records follow', async () => {
     const segments = await populate();
     const last = segments.at(-1)!;
     const target = (await records(last)).find((record) => record.type === RecordType.entry)!;
-    await flipByte(last, target.offset + 1); // the length's second byte: now megabytes long
-    await expectCorruption(last, target.offset, /past the end of the file; a valid record follows/);
+    await flipByte(last, target.unit + 1); // the batch record's length, second byte: now megabytes long
+    await expectCorruption(last, target.unit, /past the end of the file; a valid record follows/);
   });
 
   it('treats a bad checksum on the very last record as a torn write: cut, with a warning', async () => {
@@ -189,7 +190,7 @@ describe('corruption on a real disk', () => {
       const batchStart = recordsBefore.filter((record) => record.type === RecordType.batchEnd && record.end <= badEntry.offset).at(-1)!.end;
       const originalBytes = await readFile(segments[1]!);
       await flipByte(segments[1]!, badEntry.offset + 20);
-      await expectCorruption(segments[1]!, badEntry.offset, /checksum/);
+      await expectCorruption(segments[1]!, badEntry.unit, /checksum/);
 
       const { storage, recovered, logger } = await open({ repair: true });
       const lastKept = recovered.entries.at(-1)!.index;
@@ -203,7 +204,7 @@ describe('corruption on a real disk', () => {
       expect(report?.level).toBe('warn');
       expect(report?.fields).toMatchObject({
         file: segments[1],
-        offset: badEntry.offset,
+        offset: badEntry.unit,
         truncated: { file: segments[1], toBytes: batchStart },
       });
       const deleted = report!.fields.deleted as { file: string; entries: number }[];
