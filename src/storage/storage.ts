@@ -26,6 +26,8 @@ export interface StorageOptions {
   readonly fs?: StorageFs;
   /** A segment is closed once the next batch would take it past this size. Default 64 MiB. */
   readonly segmentSizeBytes?: number;
+  /** The largest save written as one WAL batch record; larger ones get a record each. Default 1 GiB (tests lower it). */
+  readonly batchRecordMaxBytes?: number;
   /**
    * 'always' (the default): save() resolves only once its batch is on disk. 'never' skips every
    * fsync: UNSAFE, a crash or power loss can lose acknowledged writes and break Raft's promises
@@ -113,7 +115,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   const { valid, corruptNewer, corruptOlder, older } = await loadSnapshots(fs, snapDir, logger);
   let opened;
   try {
-    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, fsync, repair, logger, syncStats }, valid?.meta);
+    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, batchRecordMaxBytes: options.batchRecordMaxBytes, fsync, repair, logger, syncStats }, valid?.meta);
   } catch (error) {
     // The log needs an older state than the newest valid snapshot: report the bad snapshot that
     // would have covered it, which is the real cause.

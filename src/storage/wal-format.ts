@@ -279,8 +279,11 @@ export function readRecordAt(bytes: Buffer, offset: number): RecordView | ScanFa
 function expandBatch(batch: RecordView, out: RecordView[]): ScanFailure | undefined {
   const bytes = batch.payload;
   const base = batch.offset + RECORD_HEADER_BYTES;
-  const bad = (reason: string): ScanFailure => ({ offset: batch.offset, kind: 'bad-batch', reason: `malformed batch record: ${reason}` });
   const start = out.length;
+  const bad = (reason: string): ScanFailure => {
+    out.length = start;
+    return { offset: batch.offset, kind: 'bad-batch', reason: `malformed batch record: ${reason}` };
+  };
   let at = 0;
   while (at < bytes.length) {
     if (bytes.length - at < INNER_HEADER_BYTES) return bad(`${bytes.length - at} bytes left at byte ${base + at}, a record header needs ${INNER_HEADER_BYTES}`);
@@ -293,10 +296,7 @@ function expandBatch(batch: RecordView, out: RecordView[]): ScanFailure | undefi
     out.push({ type: type as RecordType, offset: base + at, unit: batch.offset, payload: bytes.subarray(at + INNER_HEADER_BYTES, end), end: base + end });
     at = end;
   }
-  if (out.length === start || out.at(-1)!.type !== RecordType.batchEnd) {
-    out.length = start;
-    return bad('it does not end with a batch end');
-  }
+  if (out.length === start || out.at(-1)!.type !== RecordType.batchEnd) return bad('it does not end with a batch end');
   return undefined;
 }
 
@@ -326,15 +326,41 @@ export function scanRecords(bytes: Buffer, from = 0): ScanResult {
 }
 
 /**
+ * When a batch record starts at `offset` (whatever its checksum says): its inner records from the
+ * start for as long as they are well formed (each inside the file and the batch's stated length,
+ * of a type a batch holds), up to and including a batch end, and the offset where that stops.
+ * For a batch record torn by a crash, that is what was written of the save before the tear.
+ * Otherwise no records, and `end` is `offset`.
+ */
+export function innerPrefix(bytes: Buffer, offset: number): { readonly records: RecordView[]; readonly end: number } {
+  const records: RecordView[] = [];
+  if (offset + RECORD_HEADER_BYTES > bytes.length || bytes[offset + 8] !== RecordType.batch) return { records, end: offset };
+  const limit = Math.min(bytes.length, offset + RECORD_HEADER_BYTES + bytes.readUInt32BE(offset));
+  let at = offset + RECORD_HEADER_BYTES;
+  while (at + INNER_HEADER_BYTES <= limit) {
+    const end = at + INNER_HEADER_BYTES + bytes.readUInt32BE(at);
+    const type = bytes[at + 4]!;
+    if (end > limit || !INNER_TYPES.has(type)) break;
+    records.push({ type: type as RecordType, offset: at, unit: offset, payload: bytes.subarray(at + INNER_HEADER_BYTES, end), end });
+    at = end;
+    if (type === RecordType.batchEnd) break;
+  }
+  return { records, end: at };
+}
+
+/**
  * Looks for any record with a valid checksum that starts after `from`. A torn write leaves only
  * garbage or nothing after the tear, so finding one means the bad record is not a torn tail.
  * Checking a candidate costs a checksum over its payload; `budgetBytes` bounds the total so a
  * large garbage tail cannot stall recovery: running out answers 'unknown', which the caller treats
- * as corruption (we could not prove the tail torn, so we do not drop it).
+ * as corruption (we could not prove the tail torn, so we do not drop it). When the bad record is a
+ * batch record, the search starts past its well-formed inner records (innerPrefix): the headers of
+ * a large save's entries look like record headers of tens of MiB, and checking each of them used
+ * up the budget on an ordinary torn save.
  */
 export function findValidRecordAfter(bytes: Buffer, from: number, budgetBytes: number): number | 'none' | 'unknown' {
   let budget = budgetBytes;
-  for (let offset = from + 1; offset + RECORD_HEADER_BYTES <= bytes.length; offset++) {
+  for (let offset = Math.max(from + 1, innerPrefix(bytes, from).end); offset + RECORD_HEADER_BYTES <= bytes.length; offset++) {
     const type = bytes[offset + 8]!;
     if (!KNOWN_TYPES.has(type)) continue;
     const payloadBytes = bytes.readUInt32BE(offset);

@@ -17,7 +17,7 @@ import { StorageCorruptionError } from './errors.js';
 import { readWholeFile, type StorageFs } from './fs.js';
 import {
   BATCH_RECORD_FORMAT_VERSION, PayloadError, RecordType, WAL_FORMAT_VERSIONS_READ, decodeEntryPayload, decodeHardState, decodeIndexTerm,
-  decodeSegmentHeader, findValidRecordAfter, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type SegmentHeader,
+  decodeSegmentHeader, findValidRecordAfter, innerPrefix, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type SegmentHeader,
 } from './wal-format.js';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: 0, commit: 0 };
@@ -223,7 +223,10 @@ export class ReplayCorruption extends Error {
 
 /** Summarises the records from `from` on (for log lines about what was dropped). */
 export function summariseRecords(bytes: Buffer, from: number): { summary: DroppedSummary; newestHardState: HardState | undefined } {
-  const { records, failure } = scanRecords(bytes, from);
+  const scan = scanRecords(bytes, from);
+  const { failure } = scan;
+  // What a bad batch record holds before it goes wrong (a torn save's entries) is dropped too.
+  const records = failure === undefined ? scan.records : [...scan.records, ...innerPrefix(bytes, failure.offset).records];
   let entries = 0;
   let firstEntryIndex: number | undefined;
   let lastEntryIndex: number | undefined;

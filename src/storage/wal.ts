@@ -17,8 +17,8 @@ import { readWholeFile, removeLargeFile, type StorageFile, type StorageFs } from
 import type { StorageLogger } from './logger.js';
 import type { SyncStats } from './sync-stats.js';
 import {
-  DELETED_SEGMENT_SUFFIX, HARD_STATE_PAYLOAD_BYTES, INDEX_TERM_PAYLOAD_BYTES, RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_PAYLOAD_BYTES,
-  WAL_FORMAT_VERSION, sealBatchRecord,
+  DELETED_SEGMENT_SUFFIX, HARD_STATE_PAYLOAD_BYTES, INDEX_TERM_PAYLOAD_BYTES, INNER_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES,
+  RecordType, SEGMENT_HEADER_PAYLOAD_BYTES, WAL_FORMAT_VERSION, sealBatchRecord, type Framing,
   decodeIndexTerm, entryRecordBytes, parseSegmentName, recordBytes, scanRecords, segmentName, writeEntryRecord,
   writeHardStateRecord, writeIndexTermRecord, writeSegmentHeaderRecord, type IndexTerm,
 } from './wal-format.js';
@@ -30,6 +30,8 @@ export interface WalOptions {
   readonly fs: StorageFs;
   readonly dir: string;
   readonly segmentSizeBytes: number;
+  /** The largest save written as one batch record (default MAX_RECORD_PAYLOAD_BYTES); tests lower it. */
+  readonly batchRecordMaxBytes?: number;
   /** false only for `fsync: 'never'` (unsafe: a crash may lose acknowledged writes). */
   readonly fsync: boolean;
   readonly repair: boolean;
@@ -271,11 +273,17 @@ export class Wal {
       if (hardState.commit > lastIndex) throw new Error(`append: commit ${hardState.commit} is beyond the last index ${lastIndex}`);
     }
 
-    // One batch record (format version 2): the records inside carry no checksum of their own.
-    let size = RECORD_HEADER_BYTES + recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
-    if (reset !== undefined) size += recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
-    for (const entry of entries) size += entryRecordBytes(entry, 'inner');
-    if (hardState !== undefined) size += recordBytes(HARD_STATE_PAYLOAD_BYTES, 'inner');
+    // One batch record (format version 2): the records inside carry no checksum of their own. A
+    // save too large for one record (over batchRecordMaxBytes, 1 GiB) is written as plain records,
+    // a checksum each, as format version 1 wrote every save; recovery reads both in any segment.
+    let innerBytes = recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
+    if (reset !== undefined) innerBytes += recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
+    for (const entry of entries) innerBytes += entryRecordBytes(entry, 'inner');
+    if (hardState !== undefined) innerBytes += recordBytes(HARD_STATE_PAYLOAD_BYTES, 'inner');
+    const framing: Framing = innerBytes <= (this.options.batchRecordMaxBytes ?? MAX_RECORD_PAYLOAD_BYTES) ? 'inner' : 'record';
+    // Each inner header is 4 bytes shorter than a record header (no checksum).
+    const recordCount = entries.length + 1 + (reset === undefined ? 0 : 1) + (hardState === undefined ? 0 : 1);
+    const size = framing === 'inner' ? RECORD_HEADER_BYTES + innerBytes : innerBytes + recordCount * (RECORD_HEADER_BYTES - INNER_HEADER_BYTES);
 
     let active = this.segments.at(-1)!;
     // A segment of an older format (from before an upgrade) is not appended to: an older binary
@@ -289,12 +297,12 @@ export class Wal {
     const buffer = this.batchBuffer(size);
     // Entries first and the hard state after them: a hard state that survives a crash never
     // names a commit index beyond the entries that survived with it.
-    let at = RECORD_HEADER_BYTES;
-    if (reset !== undefined) at = writeIndexTermRecord(buffer, at, RecordType.snapshotReset, reset, 'inner');
-    for (const entry of entries) at = writeEntryRecord(buffer, at, entry, 'inner');
-    if (hardState !== undefined) at = writeHardStateRecord(buffer, at, hardState, 'inner');
-    at = writeIndexTermRecord(buffer, at, RecordType.batchEnd, { index: lastIndex, term: lastTerm }, 'inner');
-    at = sealBatchRecord(buffer, 0, at);
+    let at = framing === 'inner' ? RECORD_HEADER_BYTES : 0;
+    if (reset !== undefined) at = writeIndexTermRecord(buffer, at, RecordType.snapshotReset, reset, framing);
+    for (const entry of entries) at = writeEntryRecord(buffer, at, entry, framing);
+    if (hardState !== undefined) at = writeHardStateRecord(buffer, at, hardState, framing);
+    at = writeIndexTermRecord(buffer, at, RecordType.batchEnd, { index: lastIndex, term: lastTerm }, framing);
+    if (framing === 'inner') at = sealBatchRecord(buffer, 0, at);
     if (at !== size) throw new Error(`append: encoded ${at} bytes, sized ${size}`);
 
     try {

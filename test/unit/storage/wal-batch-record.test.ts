@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry, HardState } from '../../../src/raft/types.js';
 import { StorageCorruptionError } from '../../../src/storage/errors.js';
+import { SimDisk } from '../../../src/storage/sim-fs.js';
 import { openStorage } from '../../../src/storage/storage.js';
 import {
   RECORD_HEADER_BYTES, RecordType, WAL_FORMAT_VERSION, decodeSegmentHeader, isFailure, readRecordAt, scanRecords, sealBatchRecord, segmentName,
   writeEntryRecord, writeHardStateRecord, writeIndexTermRecord, writeSegmentHeaderRecord, type Framing,
 } from '../../../src/storage/wal-format.js';
-import { RecordingLogger, entries, shape } from './helpers.js';
+import { RecordingLogger, entries, entry, shape } from './helpers.js';
 
 let dir: string;
 let opened: { close(): Promise<void> }[] = [];
@@ -199,6 +200,20 @@ describe('WAL batch records (format version 2)', () => {
       expect(error.reason).toMatch(new RegExp(`malformed batch record: record type ${RecordType.segmentHeader} at byte \\d+`));
     });
 
+    it('of a type a batch cannot hold, handing out none of the records before it', () => {
+      // Found in review: the records before the bad one were handed out, so --repair-wal counted
+      // them as dropped and could keep a term and vote taken from a batch it called corrupt.
+      const buffer = Buffer.alloc(1024);
+      const batchAt = opening(WAL_FORMAT_VERSION, 1, 1).copy(buffer, 0);
+      let inner = writeHardStateRecord(buffer, batchAt + RECORD_HEADER_BYTES, { term: 5, vote: 3, commit: 0 }, 'inner');
+      buffer.writeUInt32BE(0, inner);
+      buffer[inner + 4] = 9;
+      inner += 5;
+      const { records, failure } = scanRecords(buffer.subarray(0, sealBatchRecord(buffer, batchAt, inner)));
+      expect(failure).toMatchObject({ offset: batchAt, kind: 'bad-batch' });
+      expect(records.map((record) => record.type)).toEqual([RecordType.segmentHeader, RecordType.batchEnd]);
+    });
+
     it('while a torn batch record there is cut with a warning', async () => {
       const { path, offset } = await appendBatch((buffer, at) => saveRecords(entries(4, 5, 1), { term: 1, vote: 1, commit: 4 }, 'inner', at, buffer));
       const bytes = await readFile(path);
@@ -208,5 +223,68 @@ describe('WAL batch records (format version 2)', () => {
       expect(logger.find('torn write')).toMatchObject({ level: 'warn', fields: { file: path, offset } });
       expect((await readFile(path)).length).toBe(offset);
     });
+  });
+
+  it('cuts a torn save of 48 one-MiB entries (a crash before its fsync) instead of refusing to start', async () => {
+    // Found in review. The search for a valid record after a bad one ran over the whole torn save,
+    // and each entry's inner header looks like a record header of 32 MiB with a known type (bytes
+    // 02 00 00 00, then the term's low byte): nine of them used up the 256 MiB budget, and an
+    // ordinary crash during a large save was refused as corruption. It now starts past the save's
+    // well-formed inner records, and the warning counts what they held.
+    const value = Buffer.alloc(1 << 20, 0x61);
+    for (let seed = 1; seed < 100; seed++) {
+      const disk = new SimDisk(seed);
+      const { storage } = await openStorage('/node', { fs: disk.mount(), logger: new RecordingLogger() });
+      await storage.save({ entries: [entry(1, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
+      const segment = `/node/wal/${disk.list('/node/wal')[0]}`;
+      const durableBytes = disk.contents(segment)!.length;
+      const big: Entry[] = [];
+      for (let index = 2; index <= 49; index++) big.push({ index, term: 1, kind: 'normal', data: value });
+      disk.crashAfterOps(1); // the write happens, its fsync does not
+      await expect(storage.save({ entries: big })).rejects.toMatchObject({ code: 'ECRASH' });
+      const torn = disk.reboot().tornFiles.find((file) => file.path === segment);
+      // Torn well past nine entries' worth of 32 MiB candidates, and before the save's last byte.
+      if (torn?.tornAtByte === undefined || torn.tornAtByte < 44 << 20 || torn.tornAtByte >= 48 << 20) continue;
+      expect(disk.contents(segment)!.length).toBe(durableBytes + torn.tornAtByte);
+
+      const logger = new RecordingLogger();
+      const again = await openStorage('/node', { fs: disk.mount(), logger });
+      expect(shape(again.recovered.entries)).toBe(shape([entry(1, 1)]));
+      const warning = logger.find('torn write');
+      expect(warning).toMatchObject({ level: 'warn', fields: { file: segment, offset: durableBytes } });
+      expect((warning!.fields.dropped as { entries: number }).entries).toBeGreaterThanOrEqual(43);
+      expect(disk.contents(segment)!.length).toBe(durableBytes);
+      await again.storage.close();
+      return;
+    }
+    throw new Error('no seed tore the save late enough');
+  }, 60_000);
+
+  it('writes a save too large for one batch record as a record each, and reads both back', async () => {
+    // Found in review: the 1 GiB record limit applied to the whole save, so three pipelined SETs
+    // of 360 MB failed the write and stopped the node. The limit is lowered here to keep it small.
+    const logger = new RecordingLogger();
+    const first = await openStorage(dir, { logger, batchRecordMaxBytes: 1000 });
+    opened.push(first.storage);
+    const large = [1, 2, 3].map((index) => entry(index, 1, Buffer.alloc(600, index)));
+    await first.storage.save({ entries: large, hardState: { term: 1, vote: 1, commit: 1 } });
+    await first.storage.save({ entries: [entry(4, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
+    await first.storage.close();
+    opened = [];
+
+    const { records, failure } = scanRecords(await readFile(await onlySegment()));
+    expect(failure).toBeUndefined();
+    const saves = records.slice(2);
+    // The large save: five checksummed records of their own; the small one: one batch record.
+    expect(saves.slice(0, 5).map((record) => [record.type, record.unit === record.offset])).toEqual([
+      [RecordType.entry, true], [RecordType.entry, true], [RecordType.entry, true], [RecordType.hardState, true], [RecordType.batchEnd, true],
+    ]);
+    expect(saves.slice(5).map((record) => [record.type, record.unit === record.offset])).toEqual([
+      [RecordType.entry, false], [RecordType.hardState, false], [RecordType.batchEnd, false],
+    ]);
+    const again = await open();
+    expect(shape(again.recovered.entries)).toBe(shape([...large, entry(4, 1)]));
+    expect(again.recovered.hardState).toEqual({ term: 1, vote: 1, commit: 3 });
+    expect(again.logger.problems).toEqual([]);
   });
 });
