@@ -17,7 +17,8 @@ import { StorageCorruptionError } from './errors.js';
 import { readWholeFile, type StorageFs } from './fs.js';
 import {
   BATCH_RECORD_FORMAT_VERSION, PayloadError, RecordType, WAL_FORMAT_VERSIONS_READ, decodeEntryPayload, decodeHardState, decodeIndexTerm,
-  decodeSegmentHeader, findValidRecordAfter, innerPrefix, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type SegmentHeader,
+  decodeSegmentHeader, findValidRecordAfter, innerPrefix, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type ScanFailure,
+  type SegmentHeader,
 } from './wal-format.js';
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: 0, commit: 0 };
@@ -221,12 +222,25 @@ export class ReplayCorruption extends Error {
   }
 }
 
-/** Summarises the records from `from` on (for log lines about what was dropped). */
+/**
+ * Summarises the records from `from` on (for log lines about what was dropped, and for the hard
+ * state --repair-wal must keep). Past a bad record it goes on from the next valid one: whole saves
+ * after a corrupt one are dropped too, and a term and vote they recorded must not be forgotten.
+ */
 export function summariseRecords(bytes: Buffer, from: number): { summary: DroppedSummary; newestHardState: HardState | undefined } {
-  const scan = scanRecords(bytes, from);
-  const { failure } = scan;
-  // What a bad batch record holds before it goes wrong (a torn save's entries) is dropped too.
-  const records = failure === undefined ? scan.records : [...scan.records, ...innerPrefix(bytes, failure.offset).records];
+  const records: RecordView[] = [];
+  let failure: ScanFailure | undefined;
+  for (let offset = from; ;) {
+    const scan = scanRecords(bytes, offset);
+    records.push(...scan.records);
+    if (scan.failure === undefined) break;
+    failure ??= scan.failure;
+    // What a bad batch record holds before it goes wrong (a torn save's entries) is dropped too.
+    records.push(...innerPrefix(bytes, scan.failure.offset).records);
+    const next = findValidRecordAfter(bytes, scan.failure.offset, RESYNC_BUDGET_BYTES);
+    if (typeof next !== 'number') break;
+    offset = next;
+  }
   let entries = 0;
   let firstEntryIndex: number | undefined;
   let lastEntryIndex: number | undefined;

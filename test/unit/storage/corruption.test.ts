@@ -225,6 +225,28 @@ describe('corruption on a real disk', () => {
       expect(again.logger.problems).toEqual([]);
     });
 
+    it('keeps a term and vote recorded after the bad record in the same segment', async () => {
+      // Found in review: the hard states repair salvages were read only up to the first bad
+      // record, so a later term and vote in a whole save after it, in the same segment, was
+      // forgotten, and the node could vote twice in that term.
+      {
+        const { storage } = await open({ segmentSizeBytes: 1 << 20 });
+        for (let first = 1; first <= 9; first += 3) {
+          await storage.save({ entries: entries(first, first + 2, 1), hardState: { term: 1, vote: 1, commit: first } });
+        }
+        await storage.save({ entries: [], hardState: { term: 8, vote: 2, commit: 9 } });
+        await storage.close();
+      }
+      const [segment] = (await readdir(walDir())).map((name) => join(walDir(), name));
+      const all = await records(segment!);
+      const badEntry = all.filter((record) => record.type === RecordType.entry)[4]!;
+      await flipByte(segment!, badEntry.offset + 20);
+      const { recovered, logger } = await open({ repair: true, segmentSizeBytes: 1 << 20 });
+      expect(shape(recovered.entries)).toBe(shape(entries(1, 3, 1)));
+      expect(recovered.hardState).toMatchObject({ term: 8, vote: 2 });
+      expect(logger.find('repair: cutting the WAL')?.fields).toMatchObject({ truncated: { dropped: { entries: 6, hardStates: 3 } } });
+    });
+
     it('drops the whole log when it cannot reach the snapshot, keeping the term and vote', async () => {
       const { storage } = await open();
       for (let first = 1; first <= 60; first += 3) await storage.save({ entries: entries(first, first + 2, 2), hardState: { term: 2, vote: 2, commit: first + 2 } });
