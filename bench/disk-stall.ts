@@ -10,6 +10,9 @@
 //
 //   npx tsx bench/disk-stall.ts [--mib 1024] [--flush-steps 64,16,4,1,0] [--delete-steps 64,16,4,0]
 //                               [--pause 2] [--dir <a directory on the disk to measure>]
+//                               [--prealloc-mib 64]   (the WAL file zero-filled and made durable first,
+//                               so each fdatasync rewrites blocks already allocated: no metadata to
+//                               commit; 0: the file grows with every append, as before)
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,11 +27,13 @@ const { values: flags } = parseArgs({
     'delete-steps': { type: 'string', default: '64,16,4,0' },
     pause: { type: 'string', default: '2' },
     dir: { type: 'string' },
+    'prealloc-mib': { type: 'string', default: '0' },
   },
 });
 const MIB = 1024 * 1024;
 const totalBytes = Number(flags.mib) * MIB;
 const pauseMs = Number(flags.pause);
+const preallocBytes = Number(flags['prealloc-mib']) * MIB;
 const list = (text: string): number[] => (text === '' ? [] : text.split(',').map(Number));
 const fs = new NodeFs();
 const dir = await mkdtemp(join(flags.dir ?? tmpdir(), 'disk-stall-'));
@@ -38,6 +43,7 @@ async function walLoop(file: StorageFile, until: () => boolean, latencies: numbe
   const record = Buffer.alloc(2000, 3);
   let offset = 0;
   while (!until()) {
+    if (preallocBytes > 0 && offset + record.length > preallocBytes) offset = 0;
     const start = performance.now();
     await file.write(record, offset);
     await file.sync();
@@ -56,6 +62,11 @@ function describe(latencies: readonly number[]): string {
 /** Runs `work` against the WAL loop; returns the loop's latencies before and during it. */
 async function against(work: () => Promise<void>): Promise<{ before: number[]; during: number[]; seconds: number }> {
   const wal = await fs.open(join(dir, 'wal'), 'create');
+  if (preallocBytes > 0) {
+    const zeros = Buffer.alloc(MIB);
+    for (let offset = 0; offset < preallocBytes; offset += MIB) await wal.write(zeros, offset);
+    await wal.sync();
+  }
   const latencies: number[] = [];
   let done = false;
   const loop = walLoop(wal, () => done, latencies);
@@ -88,7 +99,8 @@ async function writeBig(path: string, flushEveryBytes: number): Promise<void> {
 }
 
 try {
-  console.log(`${flags.mib} MiB in ${dir}; a WAL-like loop of 2,000-byte appends, each followed by fdatasync`);
+  console.log(`${flags.mib} MiB in ${dir}; a WAL-like loop of 2,000-byte appends, each followed by fdatasync` +
+    (preallocBytes > 0 ? `, into a file of ${flags['prealloc-mib']} MiB zero-filled beforehand` : ', growing the file'));
   const big = join(dir, 'big');
   for (const steps of list(flags['flush-steps'])) {
     const { before, during, seconds } = await against(() => writeBig(big, steps * MIB));
