@@ -272,32 +272,40 @@ export function readRecordAt(bytes: Buffer, offset: number): RecordView | ScanFa
 }
 
 /**
- * Appends the inner records of the (checksummed) batch record `batch` to `out`; the reason it is
- * malformed otherwise: an inner record running past the batch, a type a batch cannot hold, or a
- * batch that does not end with exactly one batchEnd, last.
+ * Walks the inner records of a batch record in bytes [from, limit), appending each to `out`: up to
+ * and including a batch end, or up to the first that is not well formed (its header or payload
+ * past `limit`, or a type a batch cannot hold), which `problem` then describes.
  */
-function expandBatch(batch: RecordView, out: RecordView[]): ScanFailure | undefined {
-  const bytes = batch.payload;
-  const base = batch.offset + RECORD_HEADER_BYTES;
-  const start = out.length;
-  const bad = (reason: string): ScanFailure => {
-    out.length = start;
-    return { offset: batch.offset, kind: 'bad-batch', reason: `malformed batch record: ${reason}` };
-  };
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes.length - at < INNER_HEADER_BYTES) return bad(`${bytes.length - at} bytes left at byte ${base + at}, a record header needs ${INNER_HEADER_BYTES}`);
-    const payloadBytes = bytes.readUInt32BE(at);
+function walkInner(bytes: Buffer, unit: number, from: number, limit: number, out: RecordView[]): { end: number; problem: string | undefined } {
+  let at = from;
+  while (at < limit) {
+    if (limit - at < INNER_HEADER_BYTES) return { end: at, problem: `${limit - at} bytes left at byte ${at}, a record header needs ${INNER_HEADER_BYTES}` };
+    const end = at + INNER_HEADER_BYTES + bytes.readUInt32BE(at);
     const type = bytes[at + 4]!;
-    const end = at + INNER_HEADER_BYTES + payloadBytes;
-    if (end > bytes.length) return bad(`the record at byte ${base + at} runs past the batch`);
-    if (!INNER_TYPES.has(type)) return bad(`record type ${type} at byte ${base + at}`);
-    if (type === RecordType.batchEnd && end !== bytes.length) return bad(`a batch end at byte ${base + at} before the last record`);
-    out.push({ type: type as RecordType, offset: base + at, unit: batch.offset, payload: bytes.subarray(at + INNER_HEADER_BYTES, end), end: base + end });
+    if (end > limit) return { end: at, problem: `the record at byte ${at} runs past the batch` };
+    if (!INNER_TYPES.has(type)) return { end: at, problem: `record type ${type} at byte ${at}` };
+    out.push({ type: type as RecordType, offset: at, unit, payload: bytes.subarray(at + INNER_HEADER_BYTES, end), end });
     at = end;
+    if (type === RecordType.batchEnd) break;
   }
-  if (out.length === start || out.at(-1)!.type !== RecordType.batchEnd) return bad('it does not end with a batch end');
-  return undefined;
+  return { end: at, problem: undefined };
+}
+
+/**
+ * Appends the inner records of the (checksummed) batch record at `offset`, which ends at `end`,
+ * to `out`; the reason it is malformed otherwise (and then appends none): an inner record running
+ * past the batch, a type a batch cannot hold, or a batch that does not end with exactly one batch
+ * end, last.
+ */
+function expandBatch(bytes: Buffer, offset: number, end: number, out: RecordView[]): ScanFailure | undefined {
+  const start = out.length;
+  const walked = walkInner(bytes, offset, offset + RECORD_HEADER_BYTES, end, out);
+  let problem = walked.problem;
+  if (problem === undefined && walked.end !== end) problem = `a batch end at byte ${out.at(-1)!.offset} before the last record`;
+  if (problem === undefined && (out.length === start || out.at(-1)!.type !== RecordType.batchEnd)) problem = 'it does not end with a batch end';
+  if (problem === undefined) return undefined;
+  out.length = start;
+  return { offset, kind: 'bad-batch', reason: `malformed batch record: ${problem}` };
 }
 
 export function isFailure(value: RecordView | ScanFailure): value is ScanFailure {
@@ -315,7 +323,7 @@ export function scanRecords(bytes: Buffer, from = 0): ScanResult {
     const record = readRecordAt(bytes, offset);
     if (isFailure(record)) return { records, failure: record };
     if (record.type === RecordType.batch) {
-      const failure = expandBatch(record, records);
+      const failure = expandBatch(bytes, record.offset, record.end, records);
       if (failure !== undefined) return { records, failure };
     } else {
       records.push(record);
@@ -336,16 +344,7 @@ export function innerPrefix(bytes: Buffer, offset: number): { readonly records: 
   const records: RecordView[] = [];
   if (offset + RECORD_HEADER_BYTES > bytes.length || bytes[offset + 8] !== RecordType.batch) return { records, end: offset };
   const limit = Math.min(bytes.length, offset + RECORD_HEADER_BYTES + bytes.readUInt32BE(offset));
-  let at = offset + RECORD_HEADER_BYTES;
-  while (at + INNER_HEADER_BYTES <= limit) {
-    const end = at + INNER_HEADER_BYTES + bytes.readUInt32BE(at);
-    const type = bytes[at + 4]!;
-    if (end > limit || !INNER_TYPES.has(type)) break;
-    records.push({ type: type as RecordType, offset: at, unit: offset, payload: bytes.subarray(at + INNER_HEADER_BYTES, end), end });
-    at = end;
-    if (type === RecordType.batchEnd) break;
-  }
-  return { records, end: at };
+  return { records, end: walkInner(bytes, offset, offset + RECORD_HEADER_BYTES, limit, records).end };
 }
 
 /**
