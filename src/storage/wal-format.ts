@@ -24,7 +24,7 @@
 // Version 1 segments (a record per entry) are still read.
 import type { Entry, HardState } from '../raft/types.js';
 import { crc32Of, putU32, readU64, writeU32, writeU64 } from './binary.js';
-import { decodeEntry, encodeEntryInto, encodedEntrySize } from './entry-codec.js';
+import { decodeEntry, encodeEntryInto } from './entry-codec.js';
 
 export const RECORD_HEADER_BYTES = 9;
 /** The header of a record inside a batch record: u32 payloadLength | u8 type. */
@@ -100,12 +100,9 @@ function headerBytes(framing: Framing): number {
   return framing === 'record' ? RECORD_HEADER_BYTES : INNER_HEADER_BYTES;
 }
 
-export function recordBytes(payloadBytes: number, framing: Framing = 'record'): number {
-  return headerBytes(framing) + payloadBytes;
-}
-
-export function entryRecordBytes(entry: Entry, framing: Framing = 'record'): number {
-  return headerBytes(framing) + encodedEntrySize(entry);
+/** The size of a stand-alone (checksummed) record with a payload of `payloadBytes`. */
+export function recordBytes(payloadBytes: number): number {
+  return RECORD_HEADER_BYTES + payloadBytes;
 }
 
 /** Fills in the length and checksum of a record whose payload is already at offset + 9. */

@@ -15,11 +15,12 @@ import type { Entry, HardState } from '../raft/types.js';
 import { StorageCorruptionError, StorageWriteError, toWriteError } from './errors.js';
 import { readWholeFile, removeLargeFile, type StorageFile, type StorageFs } from './fs.js';
 import type { StorageLogger } from './logger.js';
+import { encodedEntrySize } from './entry-codec.js';
 import type { SyncStats } from './sync-stats.js';
 import {
   DELETED_SEGMENT_SUFFIX, HARD_STATE_PAYLOAD_BYTES, INDEX_TERM_PAYLOAD_BYTES, INNER_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES,
   RecordType, SEGMENT_HEADER_PAYLOAD_BYTES, WAL_FORMAT_VERSION, sealBatchRecord, type Framing,
-  decodeIndexTerm, entryRecordBytes, parseSegmentName, recordBytes, scanRecords, segmentName, writeEntryRecord,
+  decodeIndexTerm, parseSegmentName, recordBytes, scanRecords, segmentName, writeEntryRecord,
   writeHardStateRecord, writeIndexTermRecord, writeSegmentHeaderRecord, type IndexTerm,
 } from './wal-format.js';
 import {
@@ -276,14 +277,14 @@ export class Wal {
     // One batch record (format version 2): the records inside carry no checksum of their own. A
     // save too large for one record (over batchRecordMaxBytes, 1 GiB) is written as plain records,
     // a checksum each, as format version 1 wrote every save; recovery reads both in any segment.
-    let innerBytes = recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
-    if (reset !== undefined) innerBytes += recordBytes(INDEX_TERM_PAYLOAD_BYTES, 'inner');
-    for (const entry of entries) innerBytes += entryRecordBytes(entry, 'inner');
-    if (hardState !== undefined) innerBytes += recordBytes(HARD_STATE_PAYLOAD_BYTES, 'inner');
+    let payloadBytes = INDEX_TERM_PAYLOAD_BYTES;
+    for (const entry of entries) payloadBytes += encodedEntrySize(entry);
+    if (reset !== undefined) payloadBytes += INDEX_TERM_PAYLOAD_BYTES;
+    if (hardState !== undefined) payloadBytes += HARD_STATE_PAYLOAD_BYTES;
+    const recordCount = 1 + entries.length + (reset === undefined ? 0 : 1) + (hardState === undefined ? 0 : 1);
+    const innerBytes = payloadBytes + recordCount * INNER_HEADER_BYTES;
     const framing: Framing = innerBytes <= (this.options.batchRecordMaxBytes ?? MAX_RECORD_PAYLOAD_BYTES) ? 'inner' : 'record';
-    // Each inner header is 4 bytes shorter than a record header (no checksum).
-    const recordCount = entries.length + 1 + (reset === undefined ? 0 : 1) + (hardState === undefined ? 0 : 1);
-    const size = framing === 'inner' ? RECORD_HEADER_BYTES + innerBytes : innerBytes + recordCount * (RECORD_HEADER_BYTES - INNER_HEADER_BYTES);
+    const size = framing === 'inner' ? RECORD_HEADER_BYTES + innerBytes : payloadBytes + recordCount * RECORD_HEADER_BYTES;
 
     let active = this.segments.at(-1)!;
     // A segment of an older format (from before an upgrade) is not appended to: an older binary
