@@ -1,7 +1,7 @@
 // Records one raftis node with Linux `perf` while redis-benchmark loads the cluster. Not a test.
 //
 //   npx tsx bench/perf-record.ts [--main dist/src/cli/main.js] [--test set|get] [--pipeline 1|16]
-//                                [--role leader|follower] [--seconds 4] [--out /tmp/perf.data]
+//                                [--role leader|follower] [--seconds 4] [--warmup 20000] [--out /tmp/perf.data]
 //   perf report -i <out> --no-children --sort dso -g none      (kernel / V8 / JIT'd JS split)
 //   perf report -i <out> --children --sort sym -g none         (inclusive time by function)
 //
@@ -23,6 +23,9 @@ const { values: flags } = parseArgs({
     pipeline: { type: 'string', default: '1' },
     role: { type: 'string', default: 'leader' },
     seconds: { type: 'string', default: '4' },
+    // Requests before the recorded run; V8's optimizing compiler still takes ~10% of a node's CPU
+    // a few seconds into a run, so a steady-state profile wants a few hundred thousand.
+    warmup: { type: 'string', default: '20000' },
     out: { type: 'string' },
   },
 });
@@ -34,7 +37,7 @@ try {
   const target = flags.role === 'leader' ? leader : cluster.nodes.find((node) => node.id !== leader.id)!;
   const load = (requests: number): Promise<{ stdout: string }> => run('redis-benchmark', ['-p', String(leader.port), '-c', '50', '-d', '64',
     '-r', '100000', '-t', flags.test, '-n', String(requests), '-P', flags.pipeline, '-q']);
-  await load(20_000);
+  await load(Number(flags.warmup));
   // Enough requests to outlast the recording on an idle machine (about 4x what a quiet run needs).
   const bench = load(flags.pipeline === '1' ? 80_000 : 400_000);
   await new Promise((resolve) => setTimeout(resolve, 500));

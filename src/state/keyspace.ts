@@ -3,20 +3,23 @@
 // derived from the data stay exact: the digest, the memory estimate, the expiry heap, the
 // tombstones WATCH needs for deleted keys, and the copy-on-write record of a snapshot in progress.
 //
-// Keys are held as latin1 strings (one char per byte, so any binary key round-trips) in 65536
-// slots per database chosen by a fixed hash of the key. A key without expiry whose value is short
-// has its value and modIndex in the database's ValueArena, off the JavaScript heap, and its Map
-// slot holds the record's handle, a small integer (see Stored): no object per key besides the key
-// string, and no garbage when a value is overwritten (a plain SET of a value of the same size
-// class writes over the record itself: putBytes). The slots give SCAN a cursor that survives
-// writes and resizes exactly as Redis's does (see scan()), give RANDOMKEY a cheap random start, and
-// give snapshots a unit small enough to copy when a write lands in the slot being serialized.
+// Keys are latin1 strings at this module's interface (one char per byte, so any binary key
+// round-trips), spread over 65536 slots per database by a fixed hash of the key, and held off the
+// JavaScript heap in the database's KeyTable (key-table.ts): the key's bytes in an arena, and per
+// slot a list of (hash, key, stored form). A key without expiry whose value is short has its value
+// and modIndex in the database's ValueArena, and its stored form is the record's handle, a small
+// integer (see Stored): no object per key at all, and no garbage when a value is overwritten (a
+// plain SET of a value of the same size class writes over the record itself: putBytes). The
+// slots give SCAN a cursor that survives writes and resizes exactly as Redis's does (see scan()),
+// give RANDOMKEY a cheap random start, and give snapshots a unit small enough to copy when a write
+// lands in the slot being serialized.
 //
 // Time: `nowMs` is set by the state machine before each command (the entry's timeMs on apply, the
 // caller's clock on a read). A key is live while `expiresAtMs === 0 || expiresAtMs >= nowMs`, as in
 // Redis, where a key expires when now > when.
 
 import { mixNumbersInto, slotHash, stringHash, valueHashInto, type Lanes } from './hash.js';
+import { KeyTable } from './key-table.js';
 import { ARENA_VALUE_BYTES_MAX, ValueArena } from './value-arena.js';
 
 export const DB_COUNT = 16;
@@ -34,13 +37,14 @@ export const TOMBSTONES_PER_DB_MAX = 65536;
 export const EXACT_WATCH_KEYS_MAX = 65536;
 
 /**
- * Estimated bytes per key beyond the key and value themselves: the Map slot (about 46 bytes with
- * 65536 slots per database), the key's string header, and for an arena record its header (12)
- * and size-class rounding (8 on average); for an Entry the object (48) and its boxed expiry time
- * (16) and the value's string header. Measured with V8's heapUsed on 1M keys; see
- * docs/performance.md.
+ * Estimated bytes per key beyond the key and value themselves: its triple in the slot's list (12
+ * bytes, and the list's room to grow), the key's record header (12) and size-class rounding (8 on
+ * average) in the KeyTable's arena, and for an arena value the same again; for an Entry the object
+ * (48), its boxed expiry time (16), the value's string header and its place in the table's object
+ * array. Measured with V8's heapUsed and external memory on 1M keys (bench/gc-pause.ts: 152 MB for
+ * 1M keys of 16 bytes with 64-byte values, 7 MB of it the process's own); see docs/performance.md.
  */
-const ARENA_OVERHEAD_BYTES = 80;
+const ARENA_OVERHEAD_BYTES = 64;
 const ENTRY_OVERHEAD_BYTES = 144;
 
 /**
@@ -161,10 +165,7 @@ export function valueLength(entry: Entry): number {
 
 /** Every stored key of a database, expired ones included. */
 export function* storedEntries(db: Db): Generator<[string, Stored]> {
-  if (db.slots === undefined) return;
-  for (const map of db.slots) {
-    if (map !== undefined) yield* map;
-  }
+  if (db.table !== undefined) yield* db.table.entries();
 }
 
 export function isLive(entry: Entry, nowMs: number): boolean {
@@ -229,12 +230,10 @@ function overheadOf(stored: Stored): number {
   return typeof stored === 'number' ? ARENA_OVERHEAD_BYTES : ENTRY_OVERHEAD_BYTES;
 }
 
-export type Slots = (Map<string, Stored> | undefined)[];
-
 /** One database. Swapped whole by SWAPDB; `index` follows it. */
 export class Db {
-  /** Allocated on the first write; replaced (not cleared) by a flush, so a snapshot keeps the old. */
-  slots: Slots | undefined = undefined;
+  /** The keys; allocated on the first write, replaced (not cleared) by a flush, so a snapshot keeps the old. */
+  table: KeyTable | undefined = undefined;
   /** The values of the keys stored as handles (see Stored); goes with the Db on SWAPDB and FLUSHDB. */
   readonly arena = new ValueArena();
   /** Stored keys, expired ones not yet deleted included. */
@@ -268,13 +267,22 @@ export class Db {
   constructor(public index: number) {}
 
   get(key: string): Entry | undefined {
-    const stored = this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
+    const stored = this.raw(key);
     return stored === undefined ? undefined : entryOf(this, stored);
   }
 
   /** The key as stored (see Stored). */
   raw(key: string): Stored | undefined {
-    return this.slots?.[slotHash(key) & SLOT_MASK]?.get(key);
+    const table = this.table;
+    if (table === undefined) return undefined;
+    const hash = slotHash(key);
+    return table.get(hash & SLOT_MASK, hash, key);
+  }
+
+  /** The table, made on the first write. */
+  tableForWrite(): KeyTable {
+    if (this.table === undefined) this.table = new KeyTable(SLOT_COUNT);
+    return this.table;
   }
 
   /** The version WATCH records and EXEC compares (see StateMachine.modIndex). */
@@ -299,8 +307,8 @@ export class Db {
 
 /** The copy-on-write record of one snapshot in progress, per database it is serializing. */
 export interface CowTracker {
-  /** The slots array the snapshot reads; writes to another array (after a flush) need no copy. */
-  readonly slots: Slots | undefined;
+  /** The key table the snapshot reads; writes to another table (after a flush) need no copy. */
+  readonly table: KeyTable | undefined;
   /** Position of this database in the snapshot's order. */
   readonly ordinal: number;
   /** Old entries (null: the key did not exist) of keys written since the snapshot began, per slot. */
@@ -436,17 +444,18 @@ export class Keyspace {
     const db = this.db(dbIndex);
     const keyHash = slotHash(key);
     const slot = keyHash & SLOT_MASK;
-    const map = db.slots?.[slot];
-    const old = map?.get(key);
+    const table = db.table;
+    const at = table === undefined ? -1 : table.locate(slot, keyHash, key);
+    const old = at < 0 ? undefined : table!.storedAt(slot, at);
     // An overwrite of an arena value by one of the same size class writes over the record: no
-    // Map update, no free and allocation. Not while a snapshot has yet to copy the old value.
+    // table update, no free and allocation. Not while a snapshot has yet to copy the old value.
     if (typeof old === 'number' && db.arena.fits(old, length) && !(this.cow !== null && this.snapshotMayRead(db, slot, key))) {
       countOut(db, key, keyHash, old);
       db.arena.rewrite(old, source, start, length, this.index);
       countIn(db, key, keyHash, old);
       return;
     }
-    this.storeAt(db, key, keyHash, map, old, makeStored(db, source, start, length, 0, this.index), 0);
+    this.storeAt(db, key, keyHash, at, old, makeStored(db, source, start, length, 0, this.index), 0);
   }
 
   /** Replaces an entry as it is (RENAME, MOVE, COPY keep value hashes; the index is restamped). */
@@ -500,17 +509,11 @@ export class Keyspace {
   load(db: Db, key: string, stored: Stored): void {
     const keyHash = slotHash(key);
     const slot = keyHash & SLOT_MASK;
-    let slots = db.slots;
-    if (slots === undefined) {
-      slots = new Array<Map<string, Stored> | undefined>(SLOT_COUNT);
-      db.slots = slots;
-    }
-    let map = slots[slot];
-    if (map === undefined) {
-      map = new Map();
-      slots[slot] = map;
-    }
-    map.set(key, stored);
+    const table = db.tableForWrite();
+    // A key loaded twice replaces itself (so the table holds fewer keys than were counted in).
+    const at = table.locate(slot, keyHash, key);
+    if (at < 0) table.insert(slot, keyHash, key, stored);
+    else table.replaceAt(slot, at, stored);
     if (countIn(db, key, keyHash, stored)) this.heap.items.push({ atMs: (stored as Entry).expiresAtMs, db, key, entry: stored });
   }
 
@@ -522,9 +525,7 @@ export class Keyspace {
   /** False if some key was loaded twice (a database's count exceeds the keys its slots hold). */
   loadedCountsMatch(): boolean {
     for (const db of this.dbs) {
-      let count = 0;
-      if (db.slots !== undefined) for (const map of db.slots) if (map !== undefined) count += map.size;
-      if (count !== db.size) return false;
+      if ((db.table?.size ?? 0) !== db.size) return false;
     }
     return true;
   }
@@ -536,20 +537,20 @@ export class Keyspace {
   /** The one place a key changes. `entry` undefined deletes, leaving `tombstoneIndex`. */
   private store(db: Db, key: string, entry: Stored | undefined, tombstoneIndex: number): void {
     const keyHash = slotHash(key);
-    const map = db.slots?.[keyHash & SLOT_MASK];
-    this.storeAt(db, key, keyHash, map, map?.get(key), entry, tombstoneIndex);
+    const slot = keyHash & SLOT_MASK;
+    const at = db.table === undefined ? -1 : db.table.locate(slot, keyHash, key);
+    this.storeAt(db, key, keyHash, at, at < 0 ? undefined : db.table!.storedAt(slot, at), entry, tombstoneIndex);
   }
 
-  /** store() once the key's slot Map (`map`, if any) and its stored form there (`old`) are known. */
-  private storeAt(db: Db, key: string, keyHash: number, map: Map<string, Stored> | undefined, old: Stored | undefined,
+  /**
+   * store() once the key's position in its slot's list (`at`, -1 if the table does not hold it)
+   * and its stored form there (`old`) are known.
+   */
+  private storeAt(db: Db, key: string, keyHash: number, at: number, old: Stored | undefined,
     entry: Stored | undefined, tombstoneIndex: number): void {
     const slot = keyHash & SLOT_MASK;
-    let slots = db.slots;
-    if (slots === undefined) {
-      if (entry === undefined) return;
-      slots = new Array<Map<string, Stored> | undefined>(SLOT_COUNT);
-      db.slots = slots;
-    }
+    if (old === undefined && entry === undefined) return;
+    const table = db.tableForWrite();
     const savedForSnapshot = this.cow !== null && this.saveForSnapshot(db, slot, key, old);
     if (old !== undefined) {
       countOut(db, key, keyHash, old);
@@ -560,18 +561,16 @@ export class Keyspace {
       }
     }
     if (entry === undefined) {
-      if (old === undefined) return;
-      map!.delete(key);
-      if (map!.size === 0) slots[slot] = undefined;
+      table.removeAt(slot, at);
       db.addTombstone(key, tombstoneIndex);
       return;
     }
-    if (map === undefined) {
-      map = new Map();
-      slots[slot] = map;
+    if (at < 0) {
+      table.insert(slot, keyHash, key, entry);
+      db.tombstones.delete(key);
+    } else {
+      table.replaceAt(slot, at, entry);
     }
-    map.set(key, entry);
-    if (old === undefined) db.tombstones.delete(key);
     if (countIn(db, key, keyHash, entry)) this.pushExpiry(db, key, entry as Entry);
   }
 
@@ -582,7 +581,7 @@ export class Keyspace {
   private snapshotMayRead(db: Db, slot: number, key: string): boolean {
     const cursor = this.cow!;
     const tracker = cursor.trackers.get(db);
-    if (tracker === undefined || tracker.slots !== db.slots) return false;
+    if (tracker === undefined || tracker.table !== db.table) return false;
     if (tracker.ordinal < cursor.dbOrdinal) return false;
     if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return false;
     return tracker.saved.get(slot)?.has(key) !== true;
@@ -592,7 +591,7 @@ export class Keyspace {
   private saveForSnapshot(db: Db, slot: number, key: string, old: Stored | undefined): boolean {
     const cursor = this.cow!;
     const tracker = cursor.trackers.get(db);
-    if (tracker === undefined || tracker.slots !== db.slots) return false;
+    if (tracker === undefined || tracker.table !== db.table) return false;
     // Slots the snapshot has already copied need nothing.
     if (tracker.ordinal < cursor.dbOrdinal) return false;
     if (tracker.ordinal === cursor.dbOrdinal && slot < cursor.slot) return false;
@@ -771,12 +770,9 @@ export class Keyspace {
 
   /** Live keys of a database, in slot order. Stable while nothing is written. */
   *liveKeys(dbIndex: number, nowMs: number): Generator<string> {
-    const slots = this.db(dbIndex).slots;
-    if (slots === undefined) return;
-    for (const map of slots) {
-      if (map === undefined) continue;
-      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) yield key;
-    }
+    const table = this.db(dbIndex).table;
+    if (table === undefined) return;
+    for (const [key, stored] of table.entries()) if (isLiveStored(stored, nowMs)) yield key;
   }
 
   /**
@@ -788,8 +784,8 @@ export class Keyspace {
    */
   scan(dbIndex: number, cursor: bigint, count: number, nowMs: number, visit: (key: string) => void): bigint {
     const db = this.db(dbIndex);
-    const slots = db.slots;
-    if (slots === undefined || db.size === 0) return 0n;
+    const table = db.table;
+    if (table === undefined || db.size === 0) return 0n;
     const bits = Math.min(32, Math.max(2, Math.ceil(Math.log2(db.size + 1))));
     const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
     let v = Number(cursor & 0xffffffffn) & mask;
@@ -800,21 +796,16 @@ export class Keyspace {
     do {
       if (bits <= SLOT_BITS) {
         for (let slot = v; slot < SLOT_COUNT; slot += 1 << bits) {
-          const map = slots[slot];
-          if (map === undefined) continue;
-          for (const [key, stored] of map) {
+          for (const [key, stored] of table.slotEntries(slot)) {
             if (isLiveStored(stored, nowMs)) visit(key);
             visited++;
           }
         }
       } else {
-        const map = slots[v & SLOT_MASK];
-        if (map !== undefined) {
-          for (const [key, stored] of map) {
-            if (((slotHash(key) & mask) >>> 0) !== v) continue;
-            if (isLiveStored(stored, nowMs)) visit(key);
-            visited++;
-          }
+        for (const [key, stored] of table.slotEntries(v & SLOT_MASK)) {
+          if (((slotHash(key) & mask) >>> 0) !== v) continue;
+          if (isLiveStored(stored, nowMs)) visit(key);
+          visited++;
         }
       }
       v = nextCursor(v, bits);
@@ -824,14 +815,14 @@ export class Keyspace {
 
   /** A live key chosen from `randomSlot` (any 32-bit number) onward, or undefined if none is live. */
   randomKey(dbIndex: number, nowMs: number, random: number): string | undefined {
-    const slots = this.db(dbIndex).slots;
-    if (slots === undefined) return undefined;
+    const table = this.db(dbIndex).table;
+    if (table === undefined) return undefined;
     const start = random & SLOT_MASK;
     for (let step = 0; step < SLOT_COUNT; step++) {
-      const map = slots[(start + step) & SLOT_MASK];
-      if (map === undefined) continue;
+      const slot = (start + step) & SLOT_MASK;
+      if (table.slotSize(slot) === 0) continue;
       const live: string[] = [];
-      for (const [key, stored] of map) if (isLiveStored(stored, nowMs)) live.push(key);
+      for (const [key, stored] of table.slotEntries(slot)) if (isLiveStored(stored, nowMs)) live.push(key);
       if (live.length > 0) return live[(random >>> SLOT_BITS) % live.length];
     }
     return undefined;
@@ -872,15 +863,12 @@ export class Keyspace {
 function trackDigest(db: Db): void {
   let a = 0;
   let b = 0;
-  const slots = db.slots ?? [];
-  for (let slot = 0; slot < slots.length; slot++) {
-    const map = slots[slot];
-    if (map === undefined) continue;
-    map.forEach((stored, key) => {
+  if (db.table !== undefined) {
+    for (const [key, stored] of db.table.entries()) {
       entryHashInto(db, key, slotHash(key), stored);
       a = (a + scratch.a) >>> 0;
       b = (b + scratch.b) >>> 0;
-    });
+    }
   }
   db.digestA = a;
   db.digestB = b;

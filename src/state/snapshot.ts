@@ -158,6 +158,23 @@ class Encoder {
     this.used = at + 16;
   }
 
+  /** arenaKey() for a key whose bytes are a record of `keys` (a database's KeyTable). */
+  arenaKeyRecord(keys: ValueArena, keyHandle: number, arena: ValueArena, handle: number): void {
+    const keyLength = keys.length(keyHandle);
+    const valueLength = arena.length(handle);
+    this.reserve(1 + 4 + keyLength + 4 + valueLength + 16);
+    const view = this.view;
+    let at = this.used;
+    view.setUint8(at, TAG_KEY);
+    view.setUint32(at + 1, keyLength, true);
+    at += 5 + keys.writeValueTo(keyHandle, view, at + 5);
+    view.setUint32(at, valueLength, true);
+    at += 4 + arena.writeValueTo(handle, view, at + 4);
+    view.setFloat64(at, 0, true);
+    view.setFloat64(at + 8, arena.modIndex(handle), true);
+    this.used = at + 16;
+  }
+
   get pendingBytes(): number {
     return this.used;
   }
@@ -194,18 +211,11 @@ export class SnapshotWriter implements CowCursor {
   private recordsThisCall = 0;
   private deadlineMs = 0;
   private cancelled = false;
-  /** The database and saved copies of the slot copySlot is serializing, for writeLiveKey. */
-  private slotDb: Db | undefined;
-  private slotSaved: Map<string, Stored | null> | undefined;
-  /** A key of the slot's live Map, unless the slot has a saved copy of it (written after). */
-  private readonly writeLiveKey = (stored: Stored, key: string): void => {
-    if (this.slotSaved === undefined || !this.slotSaved.has(key)) this.writeKey(this.slotDb!, key, stored);
-  };
 
   constructor(private readonly keyspace: Keyspace, appliedIndex: number, lastTimeMs: number) {
     let keyCount = 0;
     keyspace.dbs.forEach((db, ordinal) => {
-      const tracker: CowTracker = { slots: db.slots, ordinal, saved: new Map() };
+      const tracker: CowTracker = { table: db.table, ordinal, saved: new Map() };
       this.trackers.set(db, tracker);
       this.plans.push({
         db, index: ordinal, tracker, epoch: db.epoch, tombstoneFloor: db.tombstoneFloor,
@@ -348,20 +358,26 @@ export class SnapshotWriter implements CowCursor {
     }
     this.stage = 'db';
     // A database empty when the snapshot began has nothing to copy.
-    if (plan.tracker.slots === undefined) this.slot = SLOT_COUNT;
+    if (plan.tracker.table === undefined) this.slot = SLOT_COUNT;
   }
 
   private copySlot(plan: DbPlan, slot: number): void {
     const saved = plan.tracker.saved.get(slot);
-    const map = plan.tracker.slots?.[slot];
+    const table = plan.tracker.table;
     const db = plan.db;
-    if (map !== undefined) {
-      // forEach with a callback made once, not for-of: an entries iterator makes a [key, value]
-      // array per key, and a new arrow function here one closure per slot.
-      this.slotDb = db;
-      this.slotSaved = saved;
-      map.forEach(this.writeLiveKey);
-      this.slotSaved = undefined;
+    const count = table === undefined ? 0 : table.slotSize(slot);
+    // The slot's live keys, but those written since the snapshot began (their saved copies follow).
+    // Positions are walked directly: no string and no array per key for an arena key and value.
+    for (let k = 0, at = 1; k < count; k++, at += 3) {
+      const stored = table!.storedAt(slot, at);
+      const keyHandle = table!.keyHandleAt(slot, at);
+      if (saved === undefined && keyHandle >= 0 && typeof stored === 'number') {
+        this.recordsThisCall++;
+        this.encoder.arenaKeyRecord(table!.keys, keyHandle, db.arena, stored);
+        continue;
+      }
+      const key = table!.keyAt(slot, at);
+      if (saved === undefined || !saved.has(key)) this.writeKey(db, key, stored);
     }
     if (saved !== undefined) {
       for (const [key, entry] of saved) if (entry !== null) this.writeKey(db, key, entry);

@@ -200,6 +200,16 @@ export class ValueArena {
     return length;
   }
 
+  /** Whether the record holds exactly the chars of `text` (a latin1 string, one char per byte). */
+  equalsString(handle: number, text: string): boolean {
+    const length = text.length;
+    if (this.lengthAt(handle) !== length) return false;
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const from = this.recordAt(handle) + RECORD_HEADER_BYTES;
+    for (let i = 0; i < length; i++) if (slab[from + i] !== text.charCodeAt(i)) return false;
+    return true;
+  }
+
   /** The value's bytes in a new Buffer. */
   copyValue(handle: number): Buffer {
     const length = this.lengthAt(handle);
