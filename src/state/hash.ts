@@ -51,6 +51,27 @@ export function stringHash(key: string, seed: number): number {
   return fmix32(h ^ length);
 }
 
+/** slotHash of the key whose bytes are `length` bytes of `source` from `start`: the same number. */
+export function bytesSlotHash(source: Uint8Array, start: number, length: number): number {
+  let h = 0x5f3759df;
+  const blocks = start + (length & ~3);
+  let i = start;
+  for (; i < blocks; i += 4) {
+    const block = source[i]! | (source[i + 1]! << 8) | (source[i + 2]! << 16) | (source[i + 3]! << 24);
+    h = mixBlock(h, block);
+  }
+  const rest = length & 3;
+  if (rest !== 0) {
+    let tail = source[i]!;
+    if (rest >= 2) tail ^= source[i + 1]! << 8;
+    if (rest === 3) tail ^= source[i + 2]! << 16;
+    tail = Math.imul(tail, C1);
+    tail = (tail << 15) | (tail >>> 17);
+    h ^= Math.imul(tail, C2);
+  }
+  return fmix32(h ^ length);
+}
+
 /** A reusable pair of 32-bit lanes, so hot paths hash without allocating. */
 export interface Lanes {
   a: number;

@@ -63,6 +63,20 @@ export class KeyTable {
     return -1;
   }
 
+  /** locate() for the key whose bytes are `length` bytes of `source` from `start`. */
+  locateBytes(slot: number, hash: number, source: Uint8Array, start: number, length: number): number {
+    const list = this.lists[slot];
+    if (list === undefined) return -1;
+    const h = hash | 0;
+    const end = 1 + 3 * list[0]!;
+    for (let at = 1; at < end; at += 3) {
+      if (list[at] !== h) continue;
+      const ref = list[at + 1]!;
+      if (ref >= 0 ? this.keys.equalsBytes(ref, source, start, length) : this.longKeyEqualsBytes(ref, source, start, length)) return at;
+    }
+    return -1;
+  }
+
   /** The stored form of `key`, or undefined. */
   get(slot: number, hash: number, key: string): TableStored | undefined {
     const at = this.locate(slot, hash, key);
@@ -167,6 +181,13 @@ export class KeyTable {
       throw new Error(`assertion: position ${at} is not a key of slot ${slot}`);
     }
     return list;
+  }
+
+  private longKeyEqualsBytes(ref: number, source: Uint8Array, start: number, length: number): boolean {
+    const key = this.longKeys[-ref - 1]!;
+    if (key.length !== length) return false;
+    for (let i = 0; i < length; i++) if (key.charCodeAt(i) !== source[start + i]) return false;
+    return true;
   }
 
   private keyEquals(ref: number, key: string): boolean {

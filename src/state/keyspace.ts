@@ -18,7 +18,7 @@
 // caller's clock on a read). A key is live while `expiresAtMs === 0 || expiresAtMs >= nowMs`, as in
 // Redis, where a key expires when now > when.
 
-import { mixNumbersInto, slotHash, stringHash, valueHashInto, type Lanes } from './hash.js';
+import { bytesSlotHash, mixNumbersInto, slotHash, stringHash, valueHashInto, type Lanes } from './hash.js';
 import { KeyTable } from './key-table.js';
 import { ARENA_VALUE_BYTES_MAX, ValueArena } from './value-arena.js';
 
@@ -420,15 +420,45 @@ export class Keyspace {
   }
 
   /**
-   * The bytes of `key`'s value if it is live, else undefined: `lookup` and `valueBytes` in one,
-   * without an Entry for an arena record. For reads (GET): never deletes.
+   * The bytes of the value of the key whose bytes are `length` bytes of `source` from `start` (a
+   * GET's argument) if it is live, else undefined: `lookup` and `valueBytes` in one, without a
+   * string for the key or an Entry for an arena record. For reads (GET): never deletes.
    */
-  liveValueBytes(dbIndex: number, key: string): Buffer | undefined {
+  liveValueBytesOf(dbIndex: number, source: Uint8Array, start: number, length: number): Buffer | undefined {
     const db = this.db(dbIndex);
-    const stored = db.raw(key);
-    if (stored === undefined) return undefined;
+    const table = db.table;
+    if (table === undefined) return undefined;
+    const keyHash = bytesSlotHash(source, start, length);
+    const slot = keyHash & SLOT_MASK;
+    const at = table.locateBytes(slot, keyHash, source, start, length);
+    if (at < 0) return undefined;
+    const stored = table.storedAt(slot, at);
     if (typeof stored === 'number') return db.arena.copyValue(stored);
     return isLiveStored(stored, this.nowMs) ? storedValueBytes(stored.value) : undefined;
+  }
+
+  /**
+   * The common case of putBytes() with the key given as bytes too (`keyLength` bytes of `source`
+   * from `keyStart`): an existing key whose value is an arena record the new value fits, written
+   * over in place, with no string made for the key. Only when no snapshot is in progress and the
+   * digest is not kept (both want the key as a string). False if it changed nothing: the caller
+   * then calls putBytes().
+   */
+  rewriteBytes(dbIndex: number, source: Buffer, keyStart: number, keyLength: number, valueStart: number, valueLength: number): boolean {
+    this.assertMutable();
+    const db = this.db(dbIndex);
+    const table = db.table;
+    if (table === undefined || this.cow !== null || db.digestTracked) return false;
+    const keyHash = bytesSlotHash(source, keyStart, keyLength);
+    const slot = keyHash & SLOT_MASK;
+    const at = table.locateBytes(slot, keyHash, source, keyStart, keyLength);
+    if (at < 0) return false;
+    const old = table.storedAt(slot, at);
+    if (typeof old !== 'number' || !db.arena.fits(old, valueLength)) return false;
+    // countOut and countIn of the same key and record: only the value's length changes.
+    db.memoryBytes += valueLength - db.arena.length(old);
+    db.arena.rewrite(old, source, valueStart, valueLength, this.index);
+    return true;
   }
 
   /** Sets `key` to a new value and expiry, stamped with the current index. */

@@ -178,7 +178,10 @@ export class StateMachine {
     this.beginApply(index, set.timeMs);
     const ks = this.keyspace;
     try {
-      ks.putBytes(set.db, latin1(data, set.keyStart, set.keyEnd), data, set.valueStart, set.valueEnd - set.valueStart);
+      const valueLength = set.valueEnd - set.valueStart;
+      if (!ks.rewriteBytes(set.db, data, set.keyStart, set.keyEnd - set.keyStart, set.valueStart, valueLength)) {
+        ks.putBytes(set.db, latin1(data, set.keyStart, set.keyEnd), data, set.valueStart, valueLength);
+      }
     } finally {
       ks.mutable = false;
     }
@@ -234,7 +237,8 @@ export class StateMachine {
     if (argv.length === 2 && db >= 0 && db < DB_COUNT && isGet(argv[0]!)) {
       // A plain GET, the most common read: what the GET handler does, without resolving the
       // command or making a context.
-      const value = ks.liveValueBytes(db, keyOf(argv[1]!));
+      const key = argv[1]!;
+      const value = ks.liveValueBytesOf(db, key, 0, key.length);
       return value === undefined ? NULL_BULK : bulk(value);
     }
     return this.execute(this.context(db, now, 0), argv);

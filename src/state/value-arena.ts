@@ -210,6 +210,15 @@ export class ValueArena {
     return true;
   }
 
+  /** Whether the record holds exactly `length` bytes of `source` from `start`. */
+  equalsBytes(handle: number, source: Uint8Array, start: number, length: number): boolean {
+    if (this.lengthAt(handle) !== length) return false;
+    const slab = this.slabs[handle >>> SLOT_BITS]!;
+    const from = this.recordAt(handle) + RECORD_HEADER_BYTES;
+    for (let i = 0; i < length; i++) if (slab[from + i] !== source[start + i]) return false;
+    return true;
+  }
+
   /** The value's bytes in a new Buffer. */
   copyValue(handle: number): Buffer {
     const length = this.lengthAt(handle);

@@ -4,6 +4,12 @@ import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/state/keyspace.js';
 import { type TableStored, KeyTable } from '../../src/state/key-table.js';
 import { ARENA_VALUE_BYTES_MAX } from '../../src/state/value-arena.js';
+import { bytesSlotHash, slotHash } from '../../src/state/hash.js';
+
+/** The key's bytes inside a larger buffer, at an odd offset: where locateBytes must look. */
+function framed(key: string): [Buffer, number] {
+  return [Buffer.concat([Buffer.from('\x01\x02\x03', 'latin1'), Buffer.from(key, 'latin1'), Buffer.from('\xff', 'latin1')]), 3];
+}
 
 /** A seeded generator of uint32s (a 32-bit LCG), so failures replay. */
 function lcg(seed: number): (bound: number) => number {
@@ -42,11 +48,15 @@ function checkAgainst(table: KeyTable, model: Map<string, Held>, absent: [string
     expect(table.keyAt(slot, at)).toBe(key);
     expect(table.storedAt(slot, at)).toBe(stored);
     expect(table.get(slot, hash, key)).toBe(stored);
+    const [bytes, start] = framed(key);
+    expect(table.locateBytes(slot, hash, bytes, start, key.length)).toBe(at);
   }
   for (const [key, slot, hash] of absent) {
     if (model.has(key)) continue;
     expect(table.locate(slot, hash, key)).toBe(-1);
     expect(table.get(slot, hash, key)).toBeUndefined();
+    const [bytes, start] = framed(key);
+    expect(table.locateBytes(slot, hash, bytes, start, key.length)).toBe(-1);
   }
   for (let slot = 0; slot < table.slotCount; slot++) expect(table.slotSize(slot), `slot ${slot}`).toBe(perSlot[slot]);
   const seen = new Set<string>();
@@ -305,5 +315,21 @@ describe('KeyTable', () => {
     const slots = [...table.entries()].map(([key]) => [...bySlot].find(([, keys]) => keys.has(key))![0]);
     expect(slots.length).toBe(60);
     expect(slots).toEqual([...slots].sort((a, b) => a - b));
+  });
+});
+
+describe('bytesSlotHash', () => {
+  it('is slotHash of the same bytes, at any offset and for every tail length', () => {
+    const random = lcg(7);
+    for (let length = 0; length <= 40; length++) {
+      for (let trial = 0; trial < 20; trial++) {
+        let key = '';
+        for (let i = 0; i < length; i++) key += String.fromCharCode(random(256));
+        const [bytes, start] = framed(key);
+        expect(bytesSlotHash(bytes, start, key.length), `length ${length}`).toBe(slotHash(key));
+      }
+    }
+    // A different byte gives a different hash (the function reads the bytes it is given).
+    expect(bytesSlotHash(Buffer.from('key:1'), 0, 5)).not.toBe(bytesSlotHash(Buffer.from('key:2'), 0, 5));
   });
 });
