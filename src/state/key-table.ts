@@ -1,9 +1,9 @@
 // The keys of one database, off the JavaScript heap. A database's keys are spread over SLOT_COUNT
 // slots by a fixed hash (the slots give SCAN its cursor and snapshots their unit of copy-on-write;
-// see keyspace.ts). Each slot that holds keys has one list, an Int32Array of
-// [count, (hash, keyRef, valueRef)*]: the key's 32-bit hash, where its bytes are, and its stored
-// form. A lookup walks the slot's list comparing hashes, then bytes: with 1M keys a slot holds
-// about 15.
+// see keyspace.ts). Each slot that holds keys has one block of (hash, keyRef, valueRef) triples:
+// the key's 32-bit hash, where its bytes are, and its stored form. The blocks are carved from one
+// Int32Array (see `pool`). A lookup walks the slot's triples comparing hashes, then bytes: with 1M
+// keys a slot holds about 15.
 //
 //   keyRef    >= 0: a record of `keys` (a ValueArena) holding the key's bytes;
 //             <  0: -(i + 1), the key as a string in `longKeys[i]` (a key over
@@ -16,7 +16,7 @@
 // a snapshot; docs/performance.md, tenth session), and a V8 hash lookup per write. Now a key with
 // a short value and no expiry is no object at all.
 //
-// The list's order is not kept: a deletion moves the last triple into the hole. A slot's keys are
+// A slot's order is not kept: a deletion moves the last triple into the hole. A slot's keys are
 // visited as a whole by SCAN and by snapshots, so that is enough for both.
 
 import type { Entry } from './keyspace.js';
@@ -25,13 +25,26 @@ import { ARENA_VALUE_BYTES_MAX, ValueArena } from './value-arena.js';
 /** A stored key's form in the keyspace (see keyspace.ts): an arena handle, or an Entry. */
 export type TableStored = number | Entry;
 
-/** Triples a slot's first list has room for; each growth doubles it. */
-const FIRST_CAPACITY = 2;
+/** Triples a slot's first block has room for; each growth doubles it. */
+const FIRST_CAPACITY_LOG = 1;
+/** The pool's first size in ints; it doubles when full. */
+const FIRST_POOL_INTS = 3 * 1024;
 
 export class KeyTable {
   /** The bytes of keys up to ARENA_VALUE_BYTES_MAX long. */
   readonly keys = new ValueArena();
-  private readonly lists: (Int32Array | undefined)[];
+  /**
+   * Every slot's triples, in blocks of 3 * 2^k ints carved from one array: with a typed array per
+   * slot, 65,536 of them and their ArrayBuffers were what a full GC of 1M keys spent most of its
+   * 45-60 ms marking. A block freed (its slot grew or emptied) goes on its size's free list.
+   */
+  private pool = new Int32Array(FIRST_POOL_INTS);
+  private poolTop = 0;
+  private readonly freeBlocks: number[][] = [];
+  /** Per slot: where its block starts in `pool` (-1: no block), log2 of its capacity in triples, its key count. */
+  private readonly starts: Int32Array;
+  private readonly capacityLogs: Uint8Array;
+  private readonly counts: Int32Array;
   private readonly longKeys: (string | undefined)[] = [];
   private readonly freeLongKeys: number[] = [];
   private readonly objects: (Entry | undefined)[] = [];
@@ -40,38 +53,40 @@ export class KeyTable {
   size = 0;
 
   constructor(readonly slotCount: number) {
-    this.lists = new Array<Int32Array | undefined>(slotCount);
+    this.starts = new Int32Array(slotCount).fill(-1);
+    this.capacityLogs = new Uint8Array(slotCount);
+    this.counts = new Int32Array(slotCount);
   }
 
   /** How many keys slot `slot` holds. */
   slotSize(slot: number): number {
-    return this.lists[slot]?.[0] ?? 0;
+    return this.counts[slot]!;
   }
 
   /**
-   * Where `key` (whose hash is `hash`) is in slot `slot`'s list: the position of its triple
-   * (for storedAt, replaceAt, removeAt), or -1 if the slot does not hold it.
+   * Where `key` (whose hash is `hash`) is in slot `slot`: the position of its triple, 1 + 3k for
+   * the slot's k-th key (for storedAt, replaceAt, removeAt), or -1 if the slot does not hold it.
    */
   locate(slot: number, hash: number, key: string): number {
-    const list = this.lists[slot];
-    if (list === undefined) return -1;
+    const base = this.starts[slot]! - 1;
     const h = hash | 0;
-    const end = 1 + 3 * list[0]!;
+    const pool = this.pool;
+    const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) {
-      if (list[at] === h && this.keyEquals(list[at + 1]!, key)) return at;
+      if (pool[base + at] === h && this.keyEquals(pool[base + at + 1]!, key)) return at;
     }
     return -1;
   }
 
   /** locate() for the key whose bytes are `length` bytes of `source` from `start`. */
   locateBytes(slot: number, hash: number, source: Uint8Array, start: number, length: number): number {
-    const list = this.lists[slot];
-    if (list === undefined) return -1;
+    const base = this.starts[slot]! - 1;
     const h = hash | 0;
-    const end = 1 + 3 * list[0]!;
+    const pool = this.pool;
+    const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) {
-      if (list[at] !== h) continue;
-      const ref = list[at + 1]!;
+      if (pool[base + at] !== h) continue;
+      const ref = pool[base + at + 1]!;
       if (ref >= 0 ? this.keys.equalsBytes(ref, source, start, length) : this.longKeyEqualsBytes(ref, source, start, length)) return at;
     }
     return -1;
@@ -85,102 +100,127 @@ export class KeyTable {
 
   /** The stored form at position `at` of slot `slot` (from locate or a walk over positions). */
   storedAt(slot: number, at: number): TableStored {
-    const ref = this.lists[slot]![at + 2]!;
+    const ref = this.pool[this.starts[slot]! + at + 1]!;
     return ref >= 0 ? ref : this.objects[-ref - 1]!;
   }
 
   /** The key at position `at` of slot `slot`, as a latin1 string (a new string for an arena key). */
   keyAt(slot: number, at: number): string {
-    const ref = this.lists[slot]![at + 1]!;
+    const ref = this.pool[this.starts[slot]! + at]!;
     return ref >= 0 ? this.keys.valueString(ref) : this.longKeys[-ref - 1]!;
   }
 
   /** The key's record in `keys`, or -1 for a key kept as a string (see keyAt). */
   keyHandleAt(slot: number, at: number): number {
-    const ref = this.lists[slot]![at + 1]!;
+    const ref = this.pool[this.starts[slot]! + at]!;
     return ref >= 0 ? ref : -1;
   }
 
   /** Gives the key at position `at` a new stored form. */
   replaceAt(slot: number, at: number, stored: TableStored): void {
-    const list = this.listAt(slot, at);
-    this.releaseValue(list[at + 2]!);
-    list[at + 2] = this.valueRef(stored);
+    const field = this.tripleAt(slot, at) + 2;
+    this.releaseValue(this.pool[field]!);
+    this.pool[field] = this.valueRef(stored);
   }
 
   /** Removes the key at position `at` (the slot's last key takes its place). */
   removeAt(slot: number, at: number): void {
-    const list = this.listAt(slot, at);
-    this.releaseValue(list[at + 2]!);
-    const keyRef = list[at + 1]!;
+    const triple = this.tripleAt(slot, at);
+    const pool = this.pool;
+    this.releaseValue(pool[triple + 2]!);
+    const keyRef = pool[triple + 1]!;
     if (keyRef >= 0) {
       this.keys.free(keyRef);
     } else {
       this.longKeys[-keyRef - 1] = undefined;
       this.freeLongKeys.push(-keyRef - 1);
     }
-    const count = list[0]! - 1;
-    const last = 1 + 3 * count;
-    if (at !== last) {
-      list[at] = list[last]!;
-      list[at + 1] = list[last + 1]!;
-      list[at + 2] = list[last + 2]!;
-    }
-    list[0] = count;
+    const count = this.counts[slot]! - 1;
+    const last = this.starts[slot]! + 3 * count;
+    if (triple !== last) pool.copyWithin(triple, last, last + 3);
+    this.counts[slot] = count;
     this.size--;
-    if (count === 0) this.lists[slot] = undefined;
+    if (count === 0) {
+      this.freeBlock(this.starts[slot]!, this.capacityLogs[slot]!);
+      this.starts[slot] = -1;
+    }
   }
 
   /** Adds a key the slot does not hold (the caller has looked, or knows: a restore). */
   insert(slot: number, hash: number, key: string, stored: TableStored): void {
-    let list = this.lists[slot];
-    if (list === undefined) {
-      list = new Int32Array(1 + 3 * FIRST_CAPACITY);
-      this.lists[slot] = list;
+    const count = this.counts[slot]!;
+    if (this.starts[slot]! < 0) {
+      this.starts[slot] = this.allocateBlock(FIRST_CAPACITY_LOG);
+      this.capacityLogs[slot] = FIRST_CAPACITY_LOG;
+    } else if (count === 1 << this.capacityLogs[slot]!) {
+      const capacityLog = this.capacityLogs[slot]!;
+      const grown = this.allocateBlock(capacityLog + 1);
+      const start = this.starts[slot]!;
+      this.pool.copyWithin(grown, start, start + 3 * count);
+      this.freeBlock(start, capacityLog);
+      this.starts[slot] = grown;
+      this.capacityLogs[slot] = capacityLog + 1;
     }
-    const count = list[0]!;
-    if (1 + 3 * (count + 1) > list.length) {
-      const grown = new Int32Array(1 + 3 * 2 * count);
-      grown.set(list);
-      list = grown;
-      this.lists[slot] = list;
-    }
-    const at = 1 + 3 * count;
-    list[at] = hash | 0;
-    list[at + 1] = this.keyRef(key);
-    list[at + 2] = this.valueRef(stored);
-    list[0] = count + 1;
+    const keyRef = this.keyRef(key);
+    const valueRef = this.valueRef(stored);
+    const triple = this.starts[slot]! + 3 * count;
+    const pool = this.pool;
+    pool[triple] = hash | 0;
+    pool[triple + 1] = keyRef;
+    pool[triple + 2] = valueRef;
+    this.counts[slot] = count + 1;
     this.size++;
   }
 
   /** Calls `visit` with each key of slot `slot` (as a string) and its stored form. */
   forEachInSlot(slot: number, visit: (stored: TableStored, key: string) => void): void {
-    const list = this.lists[slot];
-    if (list === undefined) return;
-    const end = 1 + 3 * list[0]!;
+    const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) visit(this.storedAt(slot, at), this.keyAt(slot, at));
+  }
+
+  /** Ints of the pool in use or on a free list (for the memory estimate's tests and benches). */
+  get poolInts(): number {
+    return this.poolTop;
+  }
+
+  /** The pool index of the triple at position `at` of slot `slot`, checked: a missed locate() fails loudly. */
+  private tripleAt(slot: number, at: number): number {
+    if (this.starts[slot]! < 0 || at < 1 || at >= 1 + 3 * this.counts[slot]! || (at - 1) % 3 !== 0) {
+      throw new Error(`assertion: position ${at} is not a key of slot ${slot}`);
+    }
+    return this.starts[slot]! + at - 1;
+  }
+
+  /** A block of 3 * 2^capacityLog ints: a freed one of that size, or the pool's next (grown if full). */
+  private allocateBlock(capacityLog: number): number {
+    const free = this.freeBlocks[capacityLog]?.pop();
+    if (free !== undefined) return free;
+    const ints = 3 << capacityLog;
+    if (this.poolTop + ints > this.pool.length) {
+      let length = this.pool.length * 2;
+      while (this.poolTop + ints > length) length *= 2;
+      const grown = new Int32Array(length);
+      grown.set(this.pool.subarray(0, this.poolTop));
+      this.pool = grown;
+    }
+    const start = this.poolTop;
+    this.poolTop += ints;
+    return start;
+  }
+
+  private freeBlock(start: number, capacityLog: number): void {
+    (this.freeBlocks[capacityLog] ??= []).push(start);
   }
 
   /** Each key of slot `slot` with its stored form. Nothing may be written while it runs. */
   *slotEntries(slot: number): Generator<[string, TableStored]> {
-    const list = this.lists[slot];
-    if (list === undefined) return;
-    const end = 1 + 3 * list[0]!;
+    const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) yield [this.keyAt(slot, at), this.storedAt(slot, at)];
   }
 
   /** Every key with its stored form, in slot order. Nothing may be written while it runs. */
   *entries(): Generator<[string, TableStored]> {
-    for (let slot = 0; slot < this.slotCount; slot++) if (this.lists[slot] !== undefined) yield* this.slotEntries(slot);
-  }
-
-  /** The slot's list, checking that `at` is a position in it (a missed locate() fails loudly). */
-  private listAt(slot: number, at: number): Int32Array {
-    const list = this.lists[slot];
-    if (list === undefined || at < 1 || at >= 1 + 3 * list[0]! || (at - 1) % 3 !== 0) {
-      throw new Error(`assertion: position ${at} is not a key of slot ${slot}`);
-    }
-    return list;
+    for (let slot = 0; slot < this.slotCount; slot++) if (this.counts[slot] !== 0) yield* this.slotEntries(slot);
   }
 
   private longKeyEqualsBytes(ref: number, source: Uint8Array, start: number, length: number): boolean {
