@@ -203,9 +203,13 @@ function memorySection(node: RaftNode, nowMs: number): InfoSection {
       ['mem_allocator', 'v8'],
       // raftis's own (prefixed, as Redis has no such fields): used_memory's two parts, and of the
       // external one the value arenas (src/state/value-arena.ts): bytes of the records holding
-      // values, and of the slabs they are cut from (freed records are kept for reuse).
+      // values, and of the slabs they are cut from (freed records are kept for reuse); and the key
+      // tables (src/state/key-table.ts): bytes of the keys' records and the slots' blocks in use,
+      // and of the slabs and pools they come from.
       ['raftis_value_arena_used', state.arenaBytesInUse],
       ['raftis_value_arena_allocated', state.arenaBytesAllocated],
+      ['raftis_key_table_used', state.keyTableBytesInUse],
+      ['raftis_key_table_allocated', state.keyTableBytesAllocated],
       ['raftis_heap_used', usage.heapUsed],
       ['raftis_external_used', usage.external],
     ],

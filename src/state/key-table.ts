@@ -40,6 +40,8 @@ export class KeyTable {
    */
   private pool = new Int32Array(FIRST_POOL_INTS);
   private poolTop = 0;
+  /** Ints of the blocks slots hold (the rest of poolTop is on free lists). */
+  private blockIntsInUse = 0;
   private readonly freeBlocks: number[][] = [];
   /** Per slot: where its block starts in `pool` (-1: no block), log2 of its capacity in triples, its key count. */
   private readonly starts: Int32Array;
@@ -178,9 +180,14 @@ export class KeyTable {
     for (let at = 1; at < end; at += 3) visit(this.storedAt(slot, at), this.keyAt(slot, at));
   }
 
-  /** Ints of the pool in use or on a free list (for the memory estimate's tests and benches). */
-  get poolInts(): number {
-    return this.poolTop;
+  /** Bytes of key records and blocks in use (keys' arena records, whole size class; slots' blocks). */
+  get bytesInUse(): number {
+    return this.keys.bytesInUse + 4 * this.blockIntsInUse;
+  }
+
+  /** Bytes the table holds outside the heap: the key arena's slabs and the pool. */
+  get bytesAllocated(): number {
+    return this.keys.bytesAllocated + this.pool.byteLength;
   }
 
   /** The pool index of the triple at position `at` of slot `slot`, checked: a missed locate() fails loudly. */
@@ -193,9 +200,10 @@ export class KeyTable {
 
   /** A block of 3 * 2^capacityLog ints: a freed one of that size, or the pool's next (grown if full). */
   private allocateBlock(capacityLog: number): number {
+    const ints = 3 << capacityLog;
+    this.blockIntsInUse += ints;
     const free = this.freeBlocks[capacityLog]?.pop();
     if (free !== undefined) return free;
-    const ints = 3 << capacityLog;
     if (this.poolTop + ints > this.pool.length) {
       let length = this.pool.length * 2;
       while (this.poolTop + ints > length) length *= 2;
@@ -209,6 +217,7 @@ export class KeyTable {
   }
 
   private freeBlock(start: number, capacityLog: number): void {
+    this.blockIntsInUse -= 3 << capacityLog;
     (this.freeBlocks[capacityLog] ??= []).push(start);
   }
 

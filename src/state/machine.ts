@@ -46,6 +46,9 @@ export interface StateInfo {
   /** The value arenas (keyspace.ts, Stored): bytes of the records in use, and of their slabs. */
   readonly arenaBytesInUse: number;
   readonly arenaBytesAllocated: number;
+  /** The key tables (key-table.ts): bytes of key records and slot blocks in use, and of their slabs and pools. */
+  readonly keyTableBytesInUse: number;
+  readonly keyTableBytesAllocated: number;
   readonly snapshotInProgress: boolean;
 }
 
@@ -282,12 +285,16 @@ export class StateMachine {
     let memoryBytes = 0;
     let arenaBytesInUse = 0;
     let arenaBytesAllocated = 0;
+    let keyTableBytesInUse = 0;
+    let keyTableBytesAllocated = 0;
     for (const db of this.keyspace.dbs) {
       keys += db.size;
       expires += db.expiresCount;
       memoryBytes += db.memoryBytes;
       arenaBytesInUse += db.arena.bytesInUse;
       arenaBytesAllocated += db.arena.bytesAllocated;
+      keyTableBytesInUse += db.table?.bytesInUse ?? 0;
+      keyTableBytesAllocated += db.table?.bytesAllocated ?? 0;
       if (db.size === 0) continue;
       const avg = db.expiresCount === 0 ? 0 : Math.max(0, Math.round(db.expiresAtSumMs / db.expiresCount - now));
       keyspace.push({ db: db.index, keys: db.size, expires: db.expiresCount, avgTtlMs: avg });
@@ -301,6 +308,8 @@ export class StateMachine {
       memoryBytes,
       arenaBytesInUse,
       arenaBytesAllocated,
+      keyTableBytesInUse,
+      keyTableBytesAllocated,
       snapshotInProgress: this.keyspace.cow !== null,
     };
   }

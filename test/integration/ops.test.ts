@@ -172,7 +172,8 @@ describe('INFO raft', () => {
 
 describe('INFO field names', () => {
   /** Fields raftis adds to Redis's sections. */
-  const RAFTIS_ONLY = new Set(['raftis_version', 'nodejs_version', 'raftis_heap_used', 'raftis_external_used', 'raftis_value_arena_used', 'raftis_value_arena_allocated']);
+  const RAFTIS_ONLY = new Set(['raftis_version', 'nodejs_version', 'raftis_heap_used', 'raftis_external_used', 'raftis_value_arena_used', 'raftis_value_arena_allocated',
+    'raftis_key_table_used', 'raftis_key_table_allocated']);
 
   it.skipIf(!HAVE_REDIS_SERVER)('are Redis 7\'s own in every section redis-server also writes (with appendonly, as raftis logs every write)', async () => {
     const port = await freePort();

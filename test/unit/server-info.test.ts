@@ -93,7 +93,7 @@ function fakeNode(state: FakeState): RaftNode {
       info: () => ({
         appliedIndex: state.applied, lastTimeMs: 0, keyspace: state.keyspace,
         keys: state.keyspace.reduce((sum, db) => sum + db.keys, 0), expires: state.keyspace.reduce((sum, db) => sum + db.expires, 0),
-        memoryBytes: 4096, arenaBytesInUse: 3000, arenaBytesAllocated: 5000, snapshotInProgress: false,
+        memoryBytes: 4096, arenaBytesInUse: 3000, arenaBytesAllocated: 5000, keyTableBytesInUse: 700, keyTableBytesAllocated: 900, snapshotInProgress: false,
       }),
     },
     stats: { proposals: 11, reads: 12, forwarded: 13, applied: 14, snapshotsTaken: 2, snapshotsInstalled: 1, elections: 3 },
@@ -196,6 +196,8 @@ describe('INFO', () => {
     const fields = fieldsOf(infoText(fakeNode(threeNodes(1)), 'memory'));
     expect(fields.get('raftis_value_arena_used')).toBe('3000');
     expect(fields.get('raftis_value_arena_allocated')).toBe('5000');
+    expect(fields.get('raftis_key_table_used')).toBe('700');
+    expect(fields.get('raftis_key_table_allocated')).toBe('900');
     const heap = Number(fields.get('raftis_heap_used'));
     const external = Number(fields.get('raftis_external_used'));
     expect(heap).toBeGreaterThan(0);

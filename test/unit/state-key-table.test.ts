@@ -333,3 +333,23 @@ describe('bytesSlotHash', () => {
     expect(bytesSlotHash(Buffer.from('key:1'), 0, 5)).not.toBe(bytesSlotHash(Buffer.from('key:2'), 0, 5));
   });
 });
+
+describe('KeyTable memory figures', () => {
+  it('counts key records and slot blocks in use, and gives them back on removal', () => {
+    const table = new KeyTable(64);
+    expect(table.bytesInUse).toBe(0);
+    const keys = Array.from({ length: 300 }, (_, i) => `key:${i}`);
+    for (const key of keys) table.insert(fnv(key) % 64, fnv(key), key, 1);
+    const full = table.bytesInUse;
+    // At least a 16-byte arena record per key and a 12-byte triple per key.
+    expect(full).toBeGreaterThanOrEqual(300 * (16 + 12));
+    expect(table.bytesAllocated).toBeGreaterThanOrEqual(full);
+    for (const key of keys) table.removeAt(fnv(key) % 64, table.locate(fnv(key) % 64, fnv(key), key));
+    expect(table.bytesInUse).toBe(0);
+    // Inserting them again reuses the freed records and blocks: nothing new is allocated.
+    const allocated = table.bytesAllocated;
+    for (const key of keys) table.insert(fnv(key) % 64, fnv(key), key, 1);
+    expect(table.bytesInUse).toBe(full);
+    expect(table.bytesAllocated).toBe(allocated);
+  });
+});
