@@ -134,8 +134,7 @@ export class KeyTable {
     if (keyRef >= 0) {
       this.keys.free(keyRef);
     } else {
-      this.longKeys[-keyRef - 1] = undefined;
-      this.freeLongKeys.push(-keyRef - 1);
+      unplace(this.longKeys, this.freeLongKeys, -keyRef - 1);
     }
     const count = this.counts[slot]! - 1;
     const last = this.starts[slot]! + 3 * count;
@@ -248,30 +247,30 @@ export class KeyTable {
       const handle = this.keys.store(key, 0, key.length, 0);
       if (handle >= 0) return handle;
     }
-    const free = this.freeLongKeys.pop();
-    if (free !== undefined) {
-      this.longKeys[free] = key;
-      return -free - 1;
-    }
-    this.longKeys.push(key);
-    return -this.longKeys.length;
+    return -place(this.longKeys, this.freeLongKeys, key) - 1;
   }
 
   private valueRef(stored: TableStored): number {
-    if (typeof stored === 'number') return stored;
-    const free = this.freeObjects.pop();
-    if (free !== undefined) {
-      this.objects[free] = stored;
-      return -free - 1;
-    }
-    this.objects.push(stored);
-    return -this.objects.length;
+    return typeof stored === 'number' ? stored : -place(this.objects, this.freeObjects, stored) - 1;
   }
 
   /** Forgets an Entry's object slot (an arena handle is the keyspace's to free). */
   private releaseValue(ref: number): void {
     if (ref >= 0) return;
-    this.objects[-ref - 1] = undefined;
-    this.freeObjects.push(-ref - 1);
+    unplace(this.objects, this.freeObjects, -ref - 1);
   }
+}
+
+/** Puts `item` at a free index of `items` (from `free`, else a new one at the end); the index. */
+function place<T>(items: (T | undefined)[], free: number[], item: T): number {
+  const index = free.pop();
+  if (index === undefined) return items.push(item) - 1;
+  items[index] = item;
+  return index;
+}
+
+/** Empties index `index` of `items` and gives it to `free`. */
+function unplace<T>(items: (T | undefined)[], free: number[], index: number): void {
+  items[index] = undefined;
+  free.push(index);
 }

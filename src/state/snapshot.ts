@@ -144,35 +144,36 @@ class Encoder {
   arenaKey(key: string, arena: ValueArena, handle: number): void {
     const keyLength = key.length;
     const valueLength = arena.length(handle);
-    this.reserve(1 + 4 + keyLength + 4 + valueLength + 16);
-    const view = this.view;
-    let at = this.used;
-    view.setUint8(at, TAG_KEY);
-    view.setUint32(at + 1, keyLength, true);
-    writeLatin1(this.buffer, at + 5, key, keyLength);
-    at += 5 + keyLength;
-    view.setUint32(at, valueLength, true);
-    at += 4 + arena.writeValueTo(handle, view, at + 4);
-    view.setFloat64(at, 0, true);
-    view.setFloat64(at + 8, arena.modIndex(handle), true);
-    this.used = at + 16;
+    const at = this.arenaKeyHead(keyLength, valueLength);
+    writeLatin1(this.buffer, at, key, keyLength);
+    this.arenaKeyTail(at + keyLength, arena, handle, valueLength);
   }
 
   /** arenaKey() for a key whose bytes are a record of `keys` (a database's KeyTable). */
   arenaKeyRecord(keys: ValueArena, keyHandle: number, arena: ValueArena, handle: number): void {
     const keyLength = keys.length(keyHandle);
     const valueLength = arena.length(handle);
+    const at = this.arenaKeyHead(keyLength, valueLength);
+    this.arenaKeyTail(at + keys.writeValueTo(keyHandle, this.view, at), arena, handle, valueLength);
+  }
+
+  /** Reserves an arena key's record and writes its tag and key length; where the key's bytes go. */
+  private arenaKeyHead(keyLength: number, valueLength: number): number {
     this.reserve(1 + 4 + keyLength + 4 + valueLength + 16);
+    const at = this.used;
+    this.view.setUint8(at, TAG_KEY);
+    this.view.setUint32(at + 1, keyLength, true);
+    return at + 5;
+  }
+
+  /** The rest of an arena key's record from `at`, just past the key: the value, no expiry, its modIndex. */
+  private arenaKeyTail(at: number, arena: ValueArena, handle: number, valueLength: number): void {
     const view = this.view;
-    let at = this.used;
-    view.setUint8(at, TAG_KEY);
-    view.setUint32(at + 1, keyLength, true);
-    at += 5 + keys.writeValueTo(keyHandle, view, at + 5);
     view.setUint32(at, valueLength, true);
-    at += 4 + arena.writeValueTo(handle, view, at + 4);
-    view.setFloat64(at, 0, true);
-    view.setFloat64(at + 8, arena.modIndex(handle), true);
-    this.used = at + 16;
+    const end = at + 4 + arena.writeValueTo(handle, view, at + 4);
+    view.setFloat64(end, 0, true);
+    view.setFloat64(end + 8, arena.modIndex(handle), true);
+    this.used = end + 16;
   }
 
   get pendingBytes(): number {
