@@ -149,6 +149,17 @@ export class KeyTable {
 
   /** Adds a key the slot does not hold (the caller has looked, or knows: a restore). */
   insert(slot: number, hash: number, key: string, stored: TableStored): void {
+    this.insertRef(slot, hash, this.keyRef(key), stored);
+  }
+
+  /** insert() of the key whose bytes are `length` bytes of `source` from `start` (a restore). */
+  insertBytes(slot: number, hash: number, source: Buffer, start: number, length: number, stored: TableStored): void {
+    let keyRef = length <= ARENA_VALUE_BYTES_MAX ? this.keys.store(source, start, length, 0) : -1;
+    if (keyRef < 0) keyRef = this.keyRef(source.toString('latin1', start, start + length));
+    this.insertRef(slot, hash, keyRef, stored);
+  }
+
+  private insertRef(slot: number, hash: number, keyRef: number, stored: TableStored): void {
     const count = this.counts[slot]!;
     if (this.starts[slot]! < 0) {
       this.starts[slot] = this.allocateBlock(FIRST_CAPACITY_LOG);
@@ -162,7 +173,6 @@ export class KeyTable {
       this.starts[slot] = grown;
       this.capacityLogs[slot] = capacityLog + 1;
     }
-    const keyRef = this.keyRef(key);
     const valueRef = this.valueRef(stored);
     const triple = this.starts[slot]! + 3 * count;
     const pool = this.pool;

@@ -203,12 +203,22 @@ function countIn(db: Db, key: string, keyHash: number, stored: Stored): boolean 
     db.digestA = (db.digestA + scratch.a) >>> 0;
     db.digestB = (db.digestB + scratch.b) >>> 0;
   }
-  db.memoryBytes += key.length + storedValueLength(db, stored) + overheadOf(stored);
+  if (typeof stored === 'number') {
+    countArenaIn(db, key.length, stored);
+    return false;
+  }
+  db.memoryBytes += key.length + stored.value.length + ENTRY_OVERHEAD_BYTES;
   db.size++;
-  if (typeof stored === 'number' || stored.expiresAtMs === 0) return false;
+  if (stored.expiresAtMs === 0) return false;
   db.expiresCount++;
   db.expiresAtSumMs += stored.expiresAtMs;
   return true;
+}
+
+/** countIn's figures for a key of `keyLength` bytes whose value is the arena record `handle`, the digest aside. */
+function countArenaIn(db: Db, keyLength: number, handle: number): void {
+  db.memoryBytes += keyLength + db.arena.length(handle) + ARENA_OVERHEAD_BYTES;
+  db.size++;
 }
 
 /** The reverse of countIn, for a key about to be replaced or deleted. */
@@ -545,6 +555,24 @@ export class Keyspace {
     if (at < 0) table.insert(slot, keyHash, key, stored);
     else table.replaceAt(slot, at, stored);
     if (countIn(db, key, keyHash, stored)) this.heap.items.push({ atMs: (stored as Entry).expiresAtMs, db, key, entry: stored });
+  }
+
+  /**
+   * load() of a key given as `keyLength` bytes of `source` from `keyStart`, without a string for
+   * it when its value is an arena record and the digest is not kept (a restore's common case).
+   */
+  loadBytes(db: Db, source: Buffer, keyStart: number, keyLength: number, stored: Stored): void {
+    if (typeof stored !== 'number' || db.digestTracked) {
+      this.load(db, latin1(source, keyStart, keyStart + keyLength), stored);
+      return;
+    }
+    const keyHash = bytesSlotHash(source, keyStart, keyLength);
+    const slot = keyHash & SLOT_MASK;
+    const table = db.tableForWrite();
+    const at = table.locateBytes(slot, keyHash, source, keyStart, keyLength);
+    if (at < 0) table.insertBytes(slot, keyHash, source, keyStart, keyLength, stored);
+    else table.replaceAt(slot, at, stored);
+    countArenaIn(db, keyLength, stored);
   }
 
   /** Ends a bulk load: orders the expiry heap. */

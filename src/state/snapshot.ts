@@ -485,15 +485,14 @@ export class SnapshotRestorer {
         }
         const db = this.db;
         if (db === undefined) throw new SnapshotFormatError(`record of tag ${tag} before any database header`);
-        const key = latin1(buffer, keyStart, keyEnd);
         const expiresAtMs = buffer.readDoubleLE(valueEnd);
         const modIndex = buffer.readDoubleLE(valueEnd + 8);
         if (!isWholeNumber(expiresAtMs) || !isWholeNumber(modIndex)) {
-          throw new SnapshotFormatError(`key ${JSON.stringify(key)}: bad expiry ${expiresAtMs} or index ${modIndex}`);
+          throw new SnapshotFormatError(`key ${JSON.stringify(latin1(buffer, keyStart, keyEnd))}: bad expiry ${expiresAtMs} or index ${modIndex}`);
         }
         // Copied into its stored form (the chunk may be large and the value small).
         const stored = makeStored(db, buffer, valueStart, valueLength, expiresAtMs, modIndex);
-        ks.load(db, key, stored);
+        ks.loadBytes(db, buffer, keyStart, keyEnd - keyStart, stored);
         at = valueEnd + 16;
         continue;
       }

@@ -353,3 +353,23 @@ describe('KeyTable memory figures', () => {
     expect(table.bytesAllocated).toBe(allocated);
   });
 });
+
+describe('KeyTable.insertBytes', () => {
+  it('stores a key given as bytes as insert() stores its string: short, at the arena limit, and long', () => {
+    const table = new KeyTable(16);
+    const keys = ['', 'k', 'x'.repeat(ARENA_VALUE_BYTES_MAX), `${'y'.repeat(ARENA_VALUE_BYTES_MAX)}z`, '\x00\xff\x80'];
+    keys.forEach((key, i) => {
+      const [bytes, start] = framed(key);
+      table.insertBytes(fnv(key) % 16, fnv(key), bytes, start, key.length, i);
+    });
+    keys.forEach((key, i) => {
+      const at = table.locate(fnv(key) % 16, fnv(key), key);
+      expect(at, JSON.stringify(key.slice(0, 8))).toBeGreaterThanOrEqual(1);
+      expect(table.storedAt(fnv(key) % 16, at)).toBe(i);
+      expect(table.keyAt(fnv(key) % 16, at)).toBe(key);
+      // The long key is kept as a string; the others as arena records.
+      expect(table.keyHandleAt(fnv(key) % 16, at) < 0).toBe(key.length > ARENA_VALUE_BYTES_MAX);
+    });
+    expect(table.size).toBe(keys.length);
+  });
+});
