@@ -2,7 +2,7 @@
 // slots by a fixed hash (the slots give SCAN its cursor and snapshots their unit of copy-on-write;
 // see keyspace.ts). Each slot that holds keys has one block of (hash, keyRef, valueRef) triples:
 // the key's 32-bit hash, where its bytes are, and its stored form. The blocks are carved from one
-// Int32Array (see `pool`). A lookup walks the slot's triples comparing hashes, then bytes: with 1M
+// pool of Int32Array chunks (see `chunks`). A lookup walks the slot's triples comparing hashes, then bytes: with 1M
 // keys a slot holds about 15.
 //
 //   keyRef    >= 0: a record of `keys` (a ValueArena) holding the key's bytes;
@@ -27,18 +27,23 @@ export type TableStored = number | Entry;
 
 /** Triples a slot's first block has room for; each growth doubles it. */
 const FIRST_CAPACITY_LOG = 1;
-/** The pool's first size in ints; it doubles when full. */
+/** The first chunk's first size in ints; it doubles up to CHUNK_INTS, and later chunks are that size. */
 const FIRST_POOL_INTS = 3 * 1024;
+const CHUNK_LOG = 20;
+const CHUNK_INTS = 1 << CHUNK_LOG;
+const CHUNK_MASK = CHUNK_INTS - 1;
 
 export class KeyTable {
   /** The bytes of keys up to ARENA_VALUE_BYTES_MAX long. */
   readonly keys = new ValueArena();
   /**
-   * Every slot's triples, in blocks of 3 * 2^k ints carved from one array: with a typed array per
-   * slot, 65,536 of them and their ArrayBuffers were what a full GC of 1M keys spent most of its
-   * 45-60 ms marking. A block freed (its slot grew or emptied) goes on its size's free list.
+   * Every slot's triples, in blocks of 3 * 2^k ints carved from chunks of 4 MiB: with a typed array
+   * per slot, 65,536 of them and their ArrayBuffers were what a full GC of 1M keys spent most of its
+   * 45-60 ms marking; with one array that doubled, a write waited 16-23 ms for the copy from 16 to
+   * 32 MB. An address is chunk << CHUNK_LOG | offset, and a block never spans two chunks. A block
+   * freed (its slot grew or emptied) goes on its size's free list.
    */
-  private pool = new Int32Array(FIRST_POOL_INTS);
+  private readonly chunks: Int32Array[] = [new Int32Array(FIRST_POOL_INTS)];
   private poolTop = 0;
   /** Ints of the blocks slots hold (the rest of poolTop is on free lists). */
   private blockIntsInUse = 0;
@@ -70,9 +75,11 @@ export class KeyTable {
    * the slot's k-th key (for storedAt, replaceAt, removeAt), or -1 if the slot does not hold it.
    */
   locate(slot: number, hash: number, key: string): number {
-    const base = this.starts[slot]! - 1;
+    const start = this.starts[slot]!;
+    if (start < 0) return -1;
+    const pool = this.chunks[start >>> CHUNK_LOG]!;
+    const base = (start & CHUNK_MASK) - 1;
     const h = hash | 0;
-    const pool = this.pool;
     const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) {
       if (pool[base + at] === h && this.keyEquals(pool[base + at + 1]!, key)) return at;
@@ -82,9 +89,11 @@ export class KeyTable {
 
   /** locate() for the key whose bytes are `length` bytes of `source` from `start`. */
   locateBytes(slot: number, hash: number, source: Uint8Array, start: number, length: number): number {
-    const base = this.starts[slot]! - 1;
+    const block = this.starts[slot]!;
+    if (block < 0) return -1;
+    const pool = this.chunks[block >>> CHUNK_LOG]!;
+    const base = (block & CHUNK_MASK) - 1;
     const h = hash | 0;
-    const pool = this.pool;
     const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) {
       if (pool[base + at] !== h) continue;
@@ -102,33 +111,36 @@ export class KeyTable {
 
   /** The stored form at position `at` of slot `slot` (from locate or a walk over positions). */
   storedAt(slot: number, at: number): TableStored {
-    const ref = this.pool[this.starts[slot]! + at + 1]!;
+    const ref = this.intAt(this.starts[slot]! + at + 1);
     return ref >= 0 ? ref : this.objects[-ref - 1]!;
   }
 
   /** The key at position `at` of slot `slot`, as a latin1 string (a new string for an arena key). */
   keyAt(slot: number, at: number): string {
-    const ref = this.pool[this.starts[slot]! + at]!;
+    const ref = this.intAt(this.starts[slot]! + at);
     return ref >= 0 ? this.keys.valueString(ref) : this.longKeys[-ref - 1]!;
   }
 
   /** The key's record in `keys`, or -1 for a key kept as a string (see keyAt). */
   keyHandleAt(slot: number, at: number): number {
-    const ref = this.pool[this.starts[slot]! + at]!;
+    const ref = this.intAt(this.starts[slot]! + at);
     return ref >= 0 ? ref : -1;
   }
 
   /** Gives the key at position `at` a new stored form. */
   replaceAt(slot: number, at: number, stored: TableStored): void {
-    const field = this.tripleAt(slot, at) + 2;
-    this.releaseValue(this.pool[field]!);
-    this.pool[field] = this.valueRef(stored);
+    const triple = this.tripleAt(slot, at);
+    const pool = this.chunks[triple >>> CHUNK_LOG]!;
+    const field = (triple & CHUNK_MASK) + 2;
+    this.releaseValue(pool[field]!);
+    pool[field] = this.valueRef(stored);
   }
 
   /** Removes the key at position `at` (the slot's last key takes its place). */
   removeAt(slot: number, at: number): void {
-    const triple = this.tripleAt(slot, at);
-    const pool = this.pool;
+    const address = this.tripleAt(slot, at);
+    const pool = this.chunks[address >>> CHUNK_LOG]!;
+    const triple = address & CHUNK_MASK;
     this.releaseValue(pool[triple + 2]!);
     const keyRef = pool[triple + 1]!;
     if (keyRef >= 0) {
@@ -137,7 +149,7 @@ export class KeyTable {
       unplace(this.longKeys, this.freeLongKeys, -keyRef - 1);
     }
     const count = this.counts[slot]! - 1;
-    const last = this.starts[slot]! + 3 * count;
+    const last = (this.starts[slot]! & CHUNK_MASK) + 3 * count;
     if (triple !== last) pool.copyWithin(triple, last, last + 3);
     this.counts[slot] = count;
     this.size--;
@@ -168,14 +180,16 @@ export class KeyTable {
       const capacityLog = this.capacityLogs[slot]!;
       const grown = this.allocateBlock(capacityLog + 1);
       const start = this.starts[slot]!;
-      this.pool.copyWithin(grown, start, start + 3 * count);
+      const from = start & CHUNK_MASK;
+      this.chunks[grown >>> CHUNK_LOG]!.set(this.chunks[start >>> CHUNK_LOG]!.subarray(from, from + 3 * count), grown & CHUNK_MASK);
       this.freeBlock(start, capacityLog);
       this.starts[slot] = grown;
       this.capacityLogs[slot] = capacityLog + 1;
     }
     const valueRef = this.valueRef(stored);
-    const triple = this.starts[slot]! + 3 * count;
-    const pool = this.pool;
+    const address = this.starts[slot]! + 3 * count;
+    const pool = this.chunks[address >>> CHUNK_LOG]!;
+    const triple = address & CHUNK_MASK;
     pool[triple] = hash | 0;
     pool[triple + 1] = keyRef;
     pool[triple + 2] = valueRef;
@@ -194,12 +208,19 @@ export class KeyTable {
     return this.keys.bytesInUse + 4 * this.blockIntsInUse;
   }
 
-  /** Bytes the table holds outside the heap: the key arena's slabs and the pool. */
+  /** Bytes the table holds outside the heap: the key arena's slabs and the pool's chunks. */
   get bytesAllocated(): number {
-    return this.keys.bytesAllocated + this.pool.byteLength;
+    let chunkBytes = 0;
+    for (const chunk of this.chunks) chunkBytes += chunk.byteLength;
+    return this.keys.bytesAllocated + chunkBytes;
   }
 
-  /** The pool index of the triple at position `at` of slot `slot`, checked: a missed locate() fails loudly. */
+  /** The int at pool address `address`. */
+  private intAt(address: number): number {
+    return this.chunks[address >>> CHUNK_LOG]![address & CHUNK_MASK]!;
+  }
+
+  /** The pool address of the triple at position `at` of slot `slot`, checked: a missed locate() fails loudly. */
   private tripleAt(slot: number, at: number): number {
     if (this.starts[slot]! < 0 || at < 1 || at >= 1 + 3 * this.counts[slot]! || (at - 1) % 3 !== 0) {
       throw new Error(`assertion: position ${at} is not a key of slot ${slot}`);
@@ -207,21 +228,34 @@ export class KeyTable {
     return this.starts[slot]! + at - 1;
   }
 
-  /** A block of 3 * 2^capacityLog ints: a freed one of that size, or the pool's next (grown if full). */
+  /**
+   * A block of 3 * 2^capacityLog ints: a freed one of that size, or the pool's next, in the last
+   * chunk if it fits there (the first chunk grows up to CHUNK_INTS), else at the start of a new one.
+   */
   private allocateBlock(capacityLog: number): number {
     const ints = 3 << capacityLog;
+    if (ints > CHUNK_INTS) throw new Error(`assertion: a slot of ${1 << capacityLog} keys does not fit a chunk of the key table`);
     this.blockIntsInUse += ints;
     const free = this.freeBlocks[capacityLog]?.pop();
     if (free !== undefined) return free;
-    if (this.poolTop + ints > this.pool.length) {
-      let length = this.pool.length * 2;
-      while (this.poolTop + ints > length) length *= 2;
-      const grown = new Int32Array(length);
-      grown.set(this.pool.subarray(0, this.poolTop));
-      this.pool = grown;
+    let start = this.poolTop;
+    // A block never spans two chunks: the rest of this one is left unused.
+    if ((start & CHUNK_MASK) + ints > CHUNK_INTS) start = ((start >>> CHUNK_LOG) + 1) << CHUNK_LOG;
+    const number = start >>> CHUNK_LOG;
+    if (number === this.chunks.length) {
+      this.chunks.push(new Int32Array(CHUNK_INTS));
+    } else {
+      const chunk = this.chunks[number]!;
+      const needed = (start & CHUNK_MASK) + ints;
+      if (needed > chunk.length) {
+        let length = chunk.length * 2;
+        while (needed > length) length *= 2;
+        const grown = new Int32Array(Math.min(length, CHUNK_INTS));
+        grown.set(chunk.subarray(0, this.poolTop & CHUNK_MASK));
+        this.chunks[number] = grown;
+      }
     }
-    const start = this.poolTop;
-    this.poolTop += ints;
+    this.poolTop = start + ints;
     return start;
   }
 

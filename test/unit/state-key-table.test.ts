@@ -373,3 +373,31 @@ describe('KeyTable.insertBytes', () => {
     expect(table.size).toBe(keys.length);
   });
 });
+
+describe('KeyTable across pool chunks', () => {
+  it('finds, replaces and removes keys whose blocks lie in different chunks of the pool', () => {
+    // 400,000 keys over 65,536 slots take more than one 4 MiB chunk of triples (and growth leaves
+    // freed blocks behind), so blocks are carved from the first chunk as it grows and from later ones.
+    const table = new KeyTable(65536);
+    const count = 400_000;
+    const slotOf = (key: string): number => fnv(key) & 0xffff;
+    for (let i = 0; i < count; i++) table.insert(slotOf(`k${i}`), fnv(`k${i}`), `k${i}`, i);
+    expect(table.size).toBe(count);
+    expect(table.bytesAllocated).toBeGreaterThan(4 * 1024 * 1024 + count * 16);
+    for (let i = 0; i < count; i += 7) expect(table.get(slotOf(`k${i}`), fnv(`k${i}`), `k${i}`), `k${i}`).toBe(i);
+    for (let i = 0; i < count; i += 3) {
+      const key = `k${i}`;
+      const at = table.locate(slotOf(key), fnv(key), key);
+      if (i % 2 === 0) table.removeAt(slotOf(key), at);
+      else table.replaceAt(slotOf(key), at, count + i);
+    }
+    for (let i = 0; i < count; i++) {
+      const expected = i % 3 !== 0 ? i : i % 2 === 0 ? undefined : count + i;
+      const found = table.get(slotOf(`k${i}`), fnv(`k${i}`), `k${i}`);
+      if (found !== expected) expect(found, `k${i}`).toBe(expected);
+    }
+    let slotTotal = 0;
+    for (let slot = 0; slot < 65536; slot++) slotTotal += table.slotSize(slot);
+    expect(slotTotal).toBe(table.size);
+  });
+});
