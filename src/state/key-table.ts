@@ -1,9 +1,9 @@
 // The keys of one database, off the JavaScript heap. A database's keys are spread over SLOT_COUNT
 // slots by a fixed hash (the slots give SCAN its cursor and snapshots their unit of copy-on-write;
 // see keyspace.ts). Each slot that holds keys has one block of (hash, keyRef, valueRef) triples:
-// the key's 32-bit hash, where its bytes are, and its stored form. The blocks are carved from one
-// pool of Int32Array chunks (see `chunks`). A lookup walks the slot's triples comparing hashes, then bytes: with 1M
-// keys a slot holds about 15.
+// the key's 32-bit hash, where its bytes are, and its stored form. The blocks are carved from a
+// pool of Int32Array chunks (see `chunks`). A lookup walks the slot's triples comparing hashes,
+// then bytes: with 1M keys a slot holds about 15.
 //
 //   keyRef    >= 0: a record of `keys` (a ValueArena) holding the key's bytes;
 //             <  0: -(i + 1), the key as a string in `longKeys[i]` (a key over
