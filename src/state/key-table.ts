@@ -45,10 +45,10 @@ export class KeyTable {
    */
   private readonly chunks: Int32Array[] = [new Int32Array(FIRST_POOL_INTS)];
   private poolTop = 0;
-  /** Ints of the blocks slots hold (the rest of poolTop is on free lists). */
+  /** Ints of the blocks slots hold (the rest below poolTop is on free lists, or a chunk's unused tail). */
   private blockIntsInUse = 0;
   private readonly freeBlocks: number[][] = [];
-  /** Per slot: where its block starts in `pool` (-1: no block), log2 of its capacity in triples, its key count. */
+  /** Per slot: its block's pool address (-1: no block), log2 of its capacity in triples, its key count. */
   private readonly starts: Int32Array;
   private readonly capacityLogs: Uint8Array;
   private readonly counts: Int32Array;
@@ -195,12 +195,6 @@ export class KeyTable {
     pool[triple + 2] = valueRef;
     this.counts[slot] = count + 1;
     this.size++;
-  }
-
-  /** Calls `visit` with each key of slot `slot` (as a string) and its stored form. */
-  forEachInSlot(slot: number, visit: (stored: TableStored, key: string) => void): void {
-    const end = 1 + 3 * this.counts[slot]!;
-    for (let at = 1; at < end; at += 3) visit(this.storedAt(slot, at), this.keyAt(slot, at));
   }
 
   /** Bytes of key records and blocks in use (keys' arena records, whole size class; slots' blocks). */
