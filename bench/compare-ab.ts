@@ -55,8 +55,8 @@ async function main(): Promise<void> {
   };
   const targets: BenchTarget[] = [
     { name: 'redis-server', port: redis.port, pids: [redis.child.pid] },
-    { name: 'A', ...await pick(clusterA).then((node) => ({ port: node.port, pids: [node.child.pid] })) },
-    { name: 'B', ...await pick(clusterB).then((node) => ({ port: node.port, pids: [node.child.pid] })) },
+    { name: 'A', ...await pick(clusterA).then((node) => ({ port: node.port, pids: [node.child.pid] })), systemPids: clusterA.nodes.map((node) => node.child.pid) },
+    { name: 'B', ...await pick(clusterB).then((node) => ({ port: node.port, pids: [node.child.pid] })), systemPids: clusterB.nodes.map((node) => node.child.pid) },
   ];
   const tests = (flags.tests ?? 'set,get').split(',') as ('set' | 'get')[];
   const pipelines = (flags.pipelines ?? '1,16').split(',').map(Number);
@@ -70,8 +70,8 @@ async function main(): Promise<void> {
     `B = ${[...flags['b-node-arg'], builds.B, ...flags['b-arg']].join(' ')}`,
     `${flags.rounds} rounds, medians; ${flags.follower ? 'sent to a follower (proxied)' : 'sent to the leader'}; load average ${loadBefore} before, ${loadAverage()} after.`,
     '',
-    '| workload | redis ops/s | A ops/s | B ops/s | A ÷ redis | B ÷ redis | B ÷ A | p50 ms redis / A / B | p99 ms redis / A / B | server CPU µs/op A / B |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | redis ops/s | A ops/s | B ops/s | A ÷ redis | B ÷ redis | B ÷ A | p50 ms redis / A / B | p99 ms redis / A / B | server CPU µs/op A / B | CPU of the 3 nodes µs/op A / B (B ÷ A) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const pipeline of pipelines) {
     for (const test of tests) {
@@ -79,10 +79,12 @@ async function main(): Promise<void> {
       const ops = (name: string): number => median(get(name).map((s) => s.result.opsPerSec));
       const p = (name: string, which: 'p50Ms' | 'p99Ms'): string => median(get(name).map((s) => s.result[which])).toFixed(1);
       const cpu = (name: string): string => median(get(name).map((s) => s.cpuUsPerOp)).toFixed(1);
+      const systemCpu = (name: string): number => median(get(name).map((s) => s.systemCpuUsPerOp));
       const [r, a, b] = [ops('redis-server'), ops('A'), ops('B')];
       lines.push(`| ${test.toUpperCase()} \`-P ${pipeline}\` | ${Math.round(r)} | ${Math.round(a)} | ${Math.round(b)} | ${(a / r).toFixed(2)}× | ${(b / r).toFixed(2)}× `
         + `| ${(b / a).toFixed(2)}× | ${p('redis-server', 'p50Ms')} / ${p('A', 'p50Ms')} / ${p('B', 'p50Ms')} `
-        + `| ${p('redis-server', 'p99Ms')} / ${p('A', 'p99Ms')} / ${p('B', 'p99Ms')} | ${cpu('A')} / ${cpu('B')} |`);
+        + `| ${p('redis-server', 'p99Ms')} / ${p('A', 'p99Ms')} / ${p('B', 'p99Ms')} | ${cpu('A')} / ${cpu('B')} `
+        + `| ${systemCpu('A').toFixed(1)} / ${systemCpu('B').toFixed(1)} (${(systemCpu('B') / systemCpu('A')).toFixed(2)}×) |`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);

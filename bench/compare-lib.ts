@@ -520,12 +520,20 @@ export interface BenchTarget {
   readonly name: string;
   readonly port: number;
   readonly pids: readonly (number | undefined)[];
+  /**
+   * Every process of the system under test (a raftis cluster's nodes), when that is more than
+   * `pids`. On a CPU-bound machine their CPU time per request decides throughput, and it moves
+   * far less with the other load than throughput does.
+   */
+  readonly systemPids?: readonly (number | undefined)[];
 }
 
 export interface BenchSample {
   readonly result: LoadResult;
   /** CPU time of the target's processes per request, µs. */
   readonly cpuUsPerOp: number;
+  /** The same for `systemPids` (equal to cpuUsPerOp when the target has none). */
+  readonly systemCpuUsPerOp: number;
 }
 
 export interface InterleavedOptions {
@@ -552,7 +560,7 @@ export interface InterleavedOptions {
 export async function runInterleaved(options: InterleavedOptions): Promise<(test: string, pipeline: number, target: string) => BenchSample[]> {
   const key = (test: string, pipeline: number, target: string): string => `${test.toUpperCase()} -P ${pipeline}|${target}`;
   const samples = new Map<string, BenchSample[]>();
-  const cpuOf = (target: BenchTarget): number => target.pids.reduce((sum: number, pid) => sum + cpuMs(pid), 0);
+  const cpuOf = (pids: readonly (number | undefined)[]): number => pids.reduce((sum: number, pid) => sum + cpuMs(pid), 0);
   for (const target of options.targets) {
     await redisBenchmark({ port: target.port, tests: ['set', 'get'], requests: options.warmupRequests, pipeline: 16 });
   }
@@ -561,12 +569,16 @@ export async function runInterleaved(options: InterleavedOptions): Promise<(test
       const requests = options.requests(pipeline);
       for (const test of options.tests) {
         for (const target of roundOrder(options.targets, round)) {
-          const cpu0 = cpuOf(target);
+          const systemPids = target.systemPids ?? target.pids;
+          const cpu0 = cpuOf(target.pids);
+          const systemCpu0 = cpuOf(systemPids);
           const result = (await redisBenchmark({ port: target.port, tests: [test], requests, pipeline })).get(test);
           if (!result) throw new Error(`no ${test} result`);
           const name = key(test, pipeline, target.name);
-          samples.set(name, [...(samples.get(name) ?? []), { result, cpuUsPerOp: ((cpuOf(target) - cpu0) * 1000) / requests }]);
-          log(`round ${round} ${name}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms`);
+          const cpuUsPerOp = ((cpuOf(target.pids) - cpu0) * 1000) / requests;
+          const systemCpuUsPerOp = ((cpuOf(systemPids) - systemCpu0) * 1000) / requests;
+          samples.set(name, [...(samples.get(name) ?? []), { result, cpuUsPerOp, systemCpuUsPerOp }]);
+          log(`round ${round} ${name}: ${Math.round(result.opsPerSec)}/s p50 ${result.p50Ms} ms, CPU ${systemCpuUsPerOp.toFixed(1)} µs/op`);
         }
       }
     }

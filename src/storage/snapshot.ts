@@ -278,6 +278,8 @@ export interface SnapshotStoreOptions {
 export class SnapshotStore {
   private files: SnapshotFileInfo[] = [];
   private nextTempId = 0;
+  /** The deletions of old snapshots that register() started, one after another; never rejects. */
+  private deletions: Promise<void> = Promise.resolve();
 
   constructor(readonly options: SnapshotStoreOptions) {}
 
@@ -311,15 +313,29 @@ export class SnapshotStore {
     return new SnapshotWriter(this, file, final, meta, Buffer.from(metadata));
   }
 
-  /** Called by a writer once its file is durable under its final name. */
-  async register(info: SnapshotFileInfo): Promise<void> {
+  /**
+   * Called by a writer once its file is durable under its final name. The snapshots beyond
+   * `retained` leave the list at once and are deleted in the background: deleting an old
+   * snapshot is housekeeping, the new one is already durable. A 1 GB snapshot takes about 2 s to
+   * delete 4 MiB at a time (removeLargeFile), and the snapshot's completion (RAFT.SNAPSHOT's reply,
+   * a follower's install) waited for it; etcd purges old snapshot files in the background too.
+   */
+  register(info: SnapshotFileInfo): void {
     this.files = [info, ...this.files.filter((file) => file.path !== info.path)];
     this.files.sort((a, b) => b.meta.index - a.meta.index || b.meta.term - a.meta.term);
     const surplus = this.files.slice(this.options.retained);
     if (surplus.length === 0) return;
     this.files = this.files.slice(0, this.options.retained);
-    // Deleting an old snapshot is housekeeping: the new one is already durable, so a failure
-    // here is logged and the file is left for the next open to list again.
+    this.deletions = this.deletions.then(() => this.remove(surplus));
+  }
+
+  /** Resolves once every deletion register() has started is over (done, or failed and logged). */
+  deletionsSettled(): Promise<void> {
+    return this.deletions;
+  }
+
+  /** Deletes snapshots no longer listed. A failure is logged, and the file is left for the next open to list again. */
+  private async remove(surplus: readonly SnapshotFileInfo[]): Promise<void> {
     try {
       for (const file of surplus) await removeLargeFile(this.options.fs, file.path);
       if (this.options.fsync) await this.options.syncStats.syncDir(this.options.fs, this.options.dir);
@@ -425,7 +441,7 @@ export class SnapshotWriter {
       throw toWriteError(error, step, this.tempPath);
     }
     this.state = 'finished';
-    await this.store.register({ meta: this.meta, path: this.path, metadata: this.metadata, dataBytes: this.dataBytes, fileBytes: this.offset });
+    this.store.register({ meta: this.meta, path: this.path, metadata: this.metadata, dataBytes: this.dataBytes, fileBytes: this.offset });
     return this.meta;
   }
 

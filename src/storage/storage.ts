@@ -405,10 +405,16 @@ export class DiskStorage {
     };
   }
 
+  /** Resolves once the deletions of old snapshots under way (they run in the background) are over. */
+  snapshotDeletionsSettled(): Promise<void> {
+    return this.snapshots.deletionsSettled();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
+    await this.snapshots.deletionsSettled();
     await this.wal.close();
   }
 

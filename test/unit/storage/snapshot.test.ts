@@ -79,9 +79,54 @@ describe('snapshots', () => {
     const { storage } = await open(disk, { snapshotsRetained: 2 });
     await storage.save({ entries: entries(1, 40, 1), hardState: { term: 1, vote: 1, commit: 40 } });
     for (const index of [10, 20, 30, 40]) await writeSnapshot(storage, index, 1, image(3000, index));
+    await storage.snapshotDeletionsSettled();
     expect(disk.list('/node/snap')).toEqual(['0000000000000028-0000000000000001.snap', '000000000000001e-0000000000000001.snap'].sort());
     expect((await readAll(storage, 1024, { index: 30, term: 1 })).data.equals(image(3000, 30))).toBe(true);
     await expect(storage.openSnapshot({ index: 20, term: 1 })).rejects.toThrow(/no snapshot at index 20/);
+  });
+
+  it('completes a snapshot before the one it replaces is deleted, and close() waits for that deletion', async () => {
+    const disk = new SimDisk(22);
+    const fs = disk.mount();
+    // Holds every truncate (removeLargeFile's steps) until released.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holding: StorageFs = {
+      mkdir: (dir) => fs.mkdir(dir),
+      readdir: (dir) => fs.readdir(dir),
+      rename: (from, to) => fs.rename(from, to),
+      unlink: (path) => fs.unlink(path),
+      fsyncDir: (dir) => fs.fsyncDir(dir),
+      open: async (path, mode) => {
+        const file = await fs.open(path, mode);
+        return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as StorageFile, file, {
+          truncate: async (size: number) => {
+            await held;
+            await file.truncate(size);
+          },
+        });
+      },
+    };
+    const { storage } = await open(disk, { fs: holding, snapshotsRetained: 1 });
+    await storage.save({ entries: entries(1, 20, 1), hardState: { term: 1, vote: 1, commit: 20 } });
+    await writeSnapshot(storage, 10, 1, image(5_000_000, 10), 1 << 20);
+    // finish() of the second snapshot resolves while the first is still being deleted (it is over
+    // 4 MiB, so its deletion truncates before it unlinks, and every truncate is held).
+    await writeSnapshot(storage, 20, 1, image(3000, 20));
+    expect(storage.snapshot?.meta.index).toBe(20);
+    await expect(storage.openSnapshot({ index: 10, term: 1 })).rejects.toThrow(/no snapshot at index 10/);
+    expect(disk.list('/node/snap')).toHaveLength(2);
+    let closed = false;
+    const closing = storage.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(disk.list('/node/snap')).toEqual(['0000000000000014-0000000000000001.snap']);
   });
 
   it('deletes a large file by shrinking it a step at a time, then unlinking it', async () => {
