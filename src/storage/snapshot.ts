@@ -354,10 +354,13 @@ type WriterState = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
  * (on ext4 a journal commit carries other files' data with it): writes stalled for 0.6 s during
  * a 1 GB snapshot on a live leader (bench/snapshot-live.ts). Flushed in steps, a WAL fsync waits
  * for at most one step: its longest was 16 ms with 16 MiB steps and 6-7 ms with 4 MiB, for 10%
- * less write throughput (bench/disk-stall.ts). Not counted in SyncStats, whose average is the
+ * less write throughput (bench/disk-stall.ts). With 1 MiB steps (one per chunk the driver
+ * writes), the snapshotting leader's WAL fsyncs averaged 2.4 ms during a 1 GB snapshot against
+ * 4.0 ms with 4 MiB, its longest write took 57 ms against 87, and the snapshot took 7.0 s either
+ * way (bench/snapshot-live.ts, twelfth session). Not counted in SyncStats, whose average is the
  * WAL's fsync latency.
  */
-export const SNAPSHOT_SYNC_EVERY_BYTES = 4 * 1024 * 1024;
+export const SNAPSHOT_SYNC_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Streams a state machine image into a new snapshot file. write() as many chunks as needed, then
