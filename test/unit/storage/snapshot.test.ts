@@ -34,6 +34,26 @@ function image(sizeBytes: number, seed: number): Buffer {
   return bytes;
 }
 
+/** `fs` with every file's truncate() going through `before(size)` first. */
+function withTruncateHook(fs: StorageFs, before: (size: number) => Promise<void> | void): StorageFs {
+  return {
+    mkdir: (dir) => fs.mkdir(dir),
+    readdir: (dir) => fs.readdir(dir),
+    rename: (from, to) => fs.rename(from, to),
+    unlink: (path) => fs.unlink(path),
+    fsyncDir: (dir) => fs.fsyncDir(dir),
+    open: async (path, mode) => {
+      const file = await fs.open(path, mode);
+      return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as StorageFile, file, {
+        truncate: async (size: number) => {
+          await before(size);
+          await file.truncate(size);
+        },
+      });
+    },
+  };
+}
+
 async function writeSnapshot(storage: DiskStorage, index: number, term: number, data: Buffer, chunkBytes = 1000): Promise<void> {
   const writer = await storage.createSnapshot({ index, term, confState: CONF }, Buffer.from(`applied=${index}`));
   for (let at = 0; at < data.length; at += chunkBytes) await writer.write(data.subarray(at, at + chunkBytes));
@@ -93,22 +113,7 @@ describe('snapshots', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const holding: StorageFs = {
-      mkdir: (dir) => fs.mkdir(dir),
-      readdir: (dir) => fs.readdir(dir),
-      rename: (from, to) => fs.rename(from, to),
-      unlink: (path) => fs.unlink(path),
-      fsyncDir: (dir) => fs.fsyncDir(dir),
-      open: async (path, mode) => {
-        const file = await fs.open(path, mode);
-        return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as StorageFile, file, {
-          truncate: async (size: number) => {
-            await held;
-            await file.truncate(size);
-          },
-        });
-      },
-    };
+    const holding = withTruncateHook(fs, () => held);
     const { storage } = await open(disk, { fs: holding, snapshotsRetained: 1 });
     await storage.save({ entries: entries(1, 20, 1), hardState: { term: 1, vote: 1, commit: 20 } });
     await writeSnapshot(storage, 10, 1, image(5_000_000, 10), 1 << 20);
@@ -133,22 +138,9 @@ describe('snapshots', () => {
     const disk = new SimDisk(21);
     const fs = disk.mount();
     const steps: number[] = [];
-    const recording: StorageFs = {
-      mkdir: (dir) => fs.mkdir(dir),
-      readdir: (dir) => fs.readdir(dir),
-      rename: (from, to) => fs.rename(from, to),
-      unlink: (path) => fs.unlink(path),
-      fsyncDir: (dir) => fs.fsyncDir(dir),
-      open: async (path, mode) => {
-        const file = await fs.open(path, mode);
-        return Object.assign(Object.create(Object.getPrototypeOf(file) as object) as StorageFile, file, {
-          truncate: async (size: number) => {
-            steps.push(size);
-            await file.truncate(size);
-          },
-        });
-      },
-    };
+    const recording = withTruncateHook(fs, (size) => {
+      steps.push(size);
+    });
     await fs.mkdir('/d');
     const file = await fs.open('/d/big', 'create');
     await file.write(Buffer.alloc(10_240, 1), 0);
