@@ -7,7 +7,7 @@
 //   encode     an append of 200 entries of 95 bytes encoded for two followers (fresh entry
 //              objects each time, shared by the two messages, as a leader sends them), per entry;
 //   decode     the same append frame decoded, per entry;
-//   snapshot   a keyspace of 300,000 keys with 64-byte values serialized in 1 MiB chunks, per key.
+//   snapshot   a keyspace of 300,000 keys with 64-byte values (--value-bytes) serialized in 1 MiB chunks, per key.
 // --src points at another source tree (a checkout of an older commit) for a before/after; run the
 // two alternately, as the machine's load moves every figure. docs/performance.md quotes it.
 import path from 'node:path';
@@ -18,6 +18,7 @@ const { values: flags } = parseArgs({
   options: {
     src: { type: 'string', default: path.resolve(import.meta.dirname, '../src') },
     rounds: { type: 'string', default: '5' },
+    'value-bytes': { type: 'string', default: '64' },
   },
 });
 const src = path.resolve(flags.src);
@@ -83,9 +84,10 @@ function decode(): number {
 }
 
 const KEYS = 300_000;
+const VALUE_BYTES = Number(flags['value-bytes']);
 const machine = new StateMachine();
 for (let i = 0; i < KEYS; i++) {
-  const argv = [b('SET'), b(`key:${String(i).padStart(12, '0')}`), Buffer.alloc(64, 0x61 + (i % 26))];
+  const argv = [b('SET'), b(`key:${String(i).padStart(12, '0')}`), Buffer.alloc(VALUE_BYTES, 0x61 + (i % 26))];
   machine.apply(i + 1, encodeWriteEntry({ timeMs: 1_700_000_000_000, db: 0, argv }));
 }
 function snapshot(): number {
@@ -94,7 +96,7 @@ function snapshot(): number {
     const writer = machine.beginSnapshot();
     for (let chunk = writer.nextChunkReusingBuffer(1 << 20); chunk !== null; chunk = writer.nextChunkReusingBuffer(1 << 20)) bytes += chunk.length;
   });
-  if (bytes < KEYS * 64) throw new Error(`a snapshot of ${bytes} bytes is too short`);
+  if (bytes < KEYS * VALUE_BYTES) throw new Error(`a snapshot of ${bytes} bytes is too short`);
   return ns;
 }
 

@@ -154,7 +154,7 @@ class Encoder {
     const keyLength = keys.length(keyHandle);
     const valueLength = arena.length(handle);
     const at = this.arenaKeyHead(keyLength, valueLength);
-    this.arenaKeyTail(at + keys.writeValueTo(keyHandle, this.view, at), arena, handle, valueLength);
+    this.arenaKeyTail(at + keys.writeValueTo(keyHandle, this.buffer, this.view, at), arena, handle, valueLength);
   }
 
   /** Reserves an arena key's record and writes its tag and key length; where the key's bytes go. */
@@ -170,7 +170,7 @@ class Encoder {
   private arenaKeyTail(at: number, arena: ValueArena, handle: number, valueLength: number): void {
     const view = this.view;
     view.setUint32(at, valueLength, true);
-    const end = at + 4 + arena.writeValueTo(handle, view, at + 4);
+    const end = at + 4 + arena.writeValueTo(handle, this.buffer, view, at + 4);
     view.setFloat64(end, 0, true);
     view.setFloat64(end + 8, arena.modIndex(handle), true);
     this.used = end + 16;
