@@ -25,7 +25,8 @@
 //    a follower: its apply path is what stalls then) and waits for its reply (the snapshot is
 //    durable by then); the writes go on for 2 s more.
 // 5. Prints, for the 3 s before, for the snapshot (until its reply, which comes once the file is
-//    durable, the old snapshots deleted and the WAL compacted) and for the 2 s after: write latency
+//    durable and the WAL compacted; the old snapshot is deleted in the background, so its deletion
+//    falls in the 2 s after) and for the 2 s after: write latency
 //    p50 / p99 / max, any reply that was not +OK (counted, not thrown), and the snapshot's duration
 //    and size; this process's own event-loop delay; each node's fsync, event-loop delay and GC
 //    maxima from /metrics; and the snapshotting node's own timing of the snapshot's parts (its
@@ -238,7 +239,7 @@ try {
   if (partsOf !== undefined) {
     const takenLine = readFileSync(path.join(dir, `n${partsOf}.log`), 'latin1').split('\n').filter((line) => line.includes('"snapshot taken"')).at(-1);
     const parts = takenLine === undefined ? undefined : JSON.parse(takenLine) as { writeMs?: number; finishMs?: number; compactMs?: number };
-    console.log(`node ${partsOf}'s parts of the snapshot: image written ${parts?.writeMs ?? '?'} ms, then finish (fsync, rename, old snapshots deleted) ${parts?.finishMs ?? '?'} ms, then WAL compaction ${parts?.compactMs ?? '?'} ms`);
+    console.log(`node ${partsOf}'s parts of the snapshot: image written ${parts?.writeMs ?? '?'} ms, then finish (fsync, rename; the old snapshot's deletion runs on after it) ${parts?.finishMs ?? '?'} ms, then WAL compaction ${parts?.compactMs ?? '?'} ms`);
   }
   if (!flags.keep) await removeDir(dir);
 }

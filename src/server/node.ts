@@ -1066,7 +1066,8 @@ export class RaftNode implements Executor {
           await new Promise((resolve) => setImmediate(resolve));
         }
         writtenMs = performance.now();
-        // Durable under its final name; the snapshots beyond --snapshots-retained are deleted.
+        // Durable under its final name; the snapshots beyond --snapshots-retained are being
+        // deleted in the background (SnapshotStore.register).
         await writer.finish();
         finishedMs = performance.now();
       } catch (error) {

@@ -75,10 +75,10 @@ export class KeyTable {
    * the slot's k-th key (for storedAt, replaceAt, removeAt), or -1 if the slot does not hold it.
    */
   locate(slot: number, hash: number, key: string): number {
-    const start = this.starts[slot]!;
-    if (start < 0) return -1;
-    const pool = this.chunks[start >>> CHUNK_LOG]!;
-    const base = (start & CHUNK_MASK) - 1;
+    const block = this.starts[slot]!;
+    if (block < 0) return -1;
+    const pool = this.chunks[block >>> CHUNK_LOG]!;
+    const base = (block & CHUNK_MASK) - 1;
     const h = hash | 0;
     const end = 1 + 3 * this.counts[slot]!;
     for (let at = 1; at < end; at += 3) {
