@@ -163,7 +163,8 @@ export interface SoftState {
  * Everything the driver must do, in this order, before calling `advance()`:
  * 1. send `messages` (they do not depend on this batch being durable);
  * 2. persist `snapshot`, `hardState` and `entries` (entries may overwrite the log from
- *    `entries[0].index` on) with one fsync;
+ *    `entries[0].index` on) with one fsync; a Ready whose only change is the commit index need
+ *    not be written (mustPersist, durability.ts);
  * 3. only then send `persistMessages` (votes and acknowledgements promise durable state);
  * 4. install `snapshot` into the state machine, then apply `committedEntries` in order.
  *    Committed entries are durable on a majority already, so when there is no `snapshot`

@@ -19,8 +19,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CommandSpec } from '../commands/types.js';
 import {
-  NONE, Raft, SeededPrng, defaultRaftConfig, type ConfChange, type ConfState, type Entry, type Message, type NodeId,
-  type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
+  NONE, Raft, SeededPrng, defaultRaftConfig, mustPersist, type ConfChange, type ConfState, type Entry, type HardState,
+  type Message, type NodeId, type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
 } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
 import { encodeExpiryEntry, encodeTransactionEntry, encodeWrite, StateMachine } from '../state/index.js';
@@ -240,6 +240,8 @@ export class RaftNode implements Executor {
   /** Size of the newest snapshot, taken or installed. */
   private lastSnapshotBytes = 0;
   private diskFailure: string | undefined;
+  /** The newest hard state not written because only its commit index had moved (see persist). */
+  private unwrittenHardState: HardState | undefined;
   private closed = false;
   private stopping = false;
   private removed = false;
@@ -462,9 +464,17 @@ export class RaftNode implements Executor {
     for (const context of ready.droppedReads) this.readDropped(context);
   }
 
-  /** Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). */
+  /**
+   * Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). A Ready
+   * that only moves the commit index writes nothing (mustPersist): its hard state is kept for
+   * the next write that has entries, or for a graceful shutdown.
+   */
   private async persist(ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
-    if (!ready.hardState && ready.entries.length === 0 && !ready.snapshot) return;
+    if (!mustPersist(ready, this.storage.hardState)) {
+      if (ready.hardState !== undefined) this.unwrittenHardState = ready.hardState;
+      return;
+    }
+    this.unwrittenHardState = undefined;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
@@ -1229,11 +1239,34 @@ export class RaftNode implements Executor {
     await this.shutdownNow(0);
   }
 
+  /**
+   * Writes the commit index that persist() left unwritten, so that a node stopped gracefully
+   * restarts with everything it had applied (even with no leader to tell it the commit index).
+   * Clamped to the durable log, as a commit index on disk must be. A failure is logged: the
+   * commit index is not needed for safety.
+   */
+  private async writeCommitIndex(): Promise<void> {
+    const unwritten = this.unwrittenHardState;
+    const durable = this.storage.hardState;
+    if (unwritten === undefined || unwritten.term !== durable.term || unwritten.vote !== durable.vote) return;
+    const commit = Math.min(unwritten.commit, this.storage.lastIndex);
+    if (commit <= durable.commit) return;
+    try {
+      await this.storage.save({ hardState: { ...durable, commit }, entries: [], snapshot: undefined });
+      this.unwrittenHardState = undefined;
+    } catch (error) {
+      this.log.warn({ err: error, commit }, 'could not write the commit index at shutdown');
+    }
+  }
+
   private async shutdownNow(code: number): Promise<void> {
     while (this.busy && !this.closed) await new Promise((resolve) => setTimeout(resolve, 5));
     // A graceful stop flushes the log: what was handed to the disk gets there (unless the disk
     // is failing). A fatal one does not: no acknowledgement depends on what is not yet written.
-    if (code === 0 && !this.closed && this.diskFailure === undefined) await this.writesDone();
+    if (code === 0 && !this.closed && this.diskFailure === undefined) {
+      await this.writesDone();
+      await this.writeCommitIndex();
+    }
     this.closed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     const down = errorReply('CLUSTERDOWN this node is shutting down');

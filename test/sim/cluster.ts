@@ -19,6 +19,7 @@
 
 import { decodeConfState } from '../../src/raft/conf.js';
 import { Raft } from '../../src/raft/raft.js';
+import { mustPersist } from '../../src/raft/durability.js';
 import { defaultRaftConfig } from '../../src/raft/config.js';
 import { SeededPrng } from '../../src/raft/prng.js';
 import {
@@ -600,8 +601,18 @@ export class Cluster {
     }
   }
 
-  /** Step 2 (the simulated fsync completes) and step 3 (send `persistMessages`). */
+  /**
+   * Step 2 (the simulated fsync completes) and step 3 (send `persistMessages`). As the server's
+   * driver does, a Ready that only moves the commit index writes nothing (mustPersist), so
+   * restarts come back with older commit indexes than the nodes had reached.
+   */
   private writeBatch(node: SimNode, rd: Ready): void {
+    const { storage } = node;
+    if (mustPersist(rd, storage.hardState)) this.persistBatch(node, rd);
+    for (const msg of rd.persistMessages) this.send(node, msg);
+  }
+
+  private persistBatch(node: SimNode, rd: Ready): void {
     const { trace } = this.ctx;
     const now = this.ctx.nowMs;
     const { storage } = node;
@@ -619,10 +630,7 @@ export class Cluster {
     }
     node.persistedTerm = storage.hardState.term;
     node.persistedCommit = storage.hardState.commit;
-    if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
-      trace.add(now, node.id, 'persist', describePersist(rd));
-    }
-    for (const msg of rd.persistMessages) this.send(node, msg);
+    trace.add(now, node.id, 'persist', describePersist(rd));
   }
 
   /** Steps 4 and 5: apply `committedEntries`, serve `readStates`, answer `droppedReads`. */

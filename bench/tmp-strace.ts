@@ -1,0 +1,14 @@
+import { spawn } from 'node:child_process';
+import { findLeader, makeTempDir, run, startCluster, stopProcess } from './compare-lib.js';
+const dir = await makeTempDir('strace-');
+const cluster = await startCluster({ main: '/work/main/dist/src/cli/main.js', dataDir: dir });
+const leader = await findLeader(cluster);
+const test = process.argv[2] ?? 'get';
+await run('redis-benchmark', ['-p', String(leader.port), '-c', '50', '-d', '64', '-r', '100000', '-t', test, '-n', '200000', '-P', '1', '-q']);
+const bench = spawn('redis-benchmark', ['-p', String(leader.port), '-c', '50', '-d', '64', '-r', '100000', '-t', test, '-n', '300000', '-P', '1', '-q'], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 1000));
+const before = Date.now();
+await run('strace', ['-f', '-c', '-o', `/work/perf/s13/strace-${test}.txt`, '-p', String(leader.child.pid), '--', 'sleep', '3']).catch(() => {});
+console.log('strace took', Date.now() - before);
+bench.kill();
+for (const node of cluster.nodes) await stopProcess(node.child);
