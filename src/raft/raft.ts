@@ -500,6 +500,11 @@ export class Raft {
     return this.log.lastIndex();
   }
 
+  /** The index of the conf entry (or of the snapshot) that set the membership now in force. */
+  get membershipIndex(): number {
+    return this.confIndex;
+  }
+
   status(): RaftStatus {
     const progress = this.role !== 'leader' ? [] : [...this.progress.values()].map((pr) => ({
       id: pr.id,

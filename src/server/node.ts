@@ -466,18 +466,20 @@ export class RaftNode implements Executor {
 
   /**
    * Persists a Ready; on a disk error keeps retrying (the node refuses writes meanwhile). A Ready
-   * that only moves the commit index writes nothing (mustPersist): its hard state is kept for
-   * the next write that has entries, or for a graceful shutdown.
+   * that only moves the commit index writes nothing (mustPersist). The core hands out a hard state
+   * once, when it changes, so the one left unwritten goes with the next write (or is written at a
+   * graceful shutdown).
    */
   private async persist(ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
-    if (!mustPersist(ready, this.storage.hardState)) {
+    if (!mustPersist(ready, this.storage.hardState, this.raft.membershipIndex)) {
       if (ready.hardState !== undefined) this.unwrittenHardState = ready.hardState;
       return;
     }
+    const hardState = ready.hardState ?? this.unwrittenHardState;
     this.unwrittenHardState = undefined;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        await this.storage.save({ hardState: ready.hardState, entries: ready.entries, snapshot: ready.snapshot });
+        await this.storage.save({ hardState, entries: ready.entries, snapshot: ready.snapshot });
         if (this.diskFailure !== undefined) {
           this.log.warn({ attempt }, 'disk writes succeed again; accepting writes');
           this.diskFailure = undefined;

@@ -51,8 +51,9 @@ describe('the commit index on disk', () => {
     const after = await Promise.all(IDS.map((id) => fsyncCount(id)));
     for (const [at, id] of IDS.entries()) {
       const fsyncs = after[at]! - before[at]!;
-      // Each write is an entry every node makes durable before it is acknowledged...
-      expect(fsyncs, `node ${id}`).toBeGreaterThanOrEqual(writes);
+      // Each write is an entry the leader makes durable on its own (the next one is sent only
+      // after it is acknowledged); a follower that lags may make two durable with one fsync...
+      expect(fsyncs, `node ${id}`).toBeGreaterThanOrEqual(id === leader ? writes : writes / 2);
       // ...and nothing else: writing each new commit index took a second fsync per write (60 here).
       expect(fsyncs, `node ${id}`).toBeLessThanOrEqual(writes + 3);
     }
@@ -80,5 +81,25 @@ describe('the commit index on disk', () => {
       expect(await local.get('durable:k29')).toBe('29');
       expect(await live().kill(id, 'SIGTERM'), `node ${id}'s exit code`).toBe(0);
     }
+  });
+
+  it('goes to disk with the next entries: after SIGKILL, a node restarted alone lacks at most the last write', async () => {
+    await Promise.all(IDS.map((id) => live().restart(id)));
+    const now = await live().waitForLeader();
+    const client = live().client(now);
+    const writes = 10;
+    for (let at = 0; at < writes; at++) expect(await client.set(`durable:after-restart:${at}`, String(at))).toBe('OK');
+    await live().waitForConvergence(IDS);
+    for (const id of IDS) await live().kill(id, 'SIGKILL');
+    const follower = IDS.find((id) => id !== now)!;
+    await live().restart(follower);
+    const local = live().client(follower);
+    expect(await local.call('READONLY')).toBe('OK');
+    // Each write's commit index reached the disk with the entry after it (the core hands a hard
+    // state out once, when it changes), so only the last write may be missing until a leader
+    // says it is committed. Had the unwritten commit index not gone with the next write, none of
+    // them would be here.
+    for (let at = 0; at < writes - 1; at++) expect(await local.get(`durable:after-restart:${at}`), `write ${at}`).toBe(String(at));
+    expect((await live().infoRaft(follower)).raft_leader_id).toBe('-1');
   });
 });

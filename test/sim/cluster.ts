@@ -27,6 +27,7 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type ProposeResult,
@@ -62,6 +63,8 @@ export interface RaftCore {
   advance(persisted?: boolean): void;
   persisted(index: number, term: number): void;
   status(): RaftStatus;
+  /** The index of the conf entry (or snapshot) that set the membership in force. */
+  readonly membershipIndex: number;
 }
 
 export type RaftFactory = (config: RaftConfig, restore: RestoreState) => RaftCore;
@@ -143,6 +146,8 @@ export class SimNode {
   /** Highest commit and term ever written to this node's disk. */
   persistedCommit = 0;
   persistedTerm = 0;
+  /** The newest hard state left unwritten (only its commit index had moved): the next write carries it. */
+  unwrittenHardState: HardState | undefined;
 
   /** The node's log (in memory, so including what is not yet persisted) for the checks. */
   mirror = new LogMirror();
@@ -269,6 +274,7 @@ export class Cluster {
     n.term = restore.hardState.term;
     n.commit = restore.hardState.commit;
     n.inFlight = undefined;
+    n.unwrittenHardState = undefined;
     n.asyncWrites = [];
     n.inbox = [];
     n.raft = this.factory(config, restore);
@@ -608,7 +614,14 @@ export class Cluster {
    */
   private writeBatch(node: SimNode, rd: Ready): void {
     const { storage } = node;
-    if (mustPersist(rd, storage.hardState)) this.persistBatch(node, rd);
+    if (mustPersist(rd, storage.hardState, (node.raft as RaftCore).membershipIndex)) {
+      // The core hands out a hard state once, when it changes: one left unwritten goes with the next write.
+      const unwritten = node.unwrittenHardState;
+      node.unwrittenHardState = undefined;
+      this.persistBatch(node, rd.hardState === undefined && unwritten !== undefined ? { ...rd, hardState: unwritten } : rd);
+    } else if (rd.hardState !== undefined) {
+      node.unwrittenHardState = rd.hardState;
+    }
     for (const msg of rd.persistMessages) this.send(node, msg);
   }
 
