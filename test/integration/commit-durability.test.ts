@@ -8,26 +8,12 @@
 //     alone, with no leader to tell it the commit index, serves everything it had applied.
 // Every wait is a poll with a deadline.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, waitFor } from './helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { useCluster, waitFor, type TestCluster } from './helpers/cluster.js';
 
 const IDS = [1, 2, 3];
-let cluster: TestCluster | undefined;
-let leader = 0;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start({ nodes: 3 });
-  leader = await cluster.waitForLeader();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-});
-
-function live(): TestCluster {
-  if (cluster === undefined) throw new Error('the cluster did not start');
-  return cluster;
-}
+const shared = useCluster({ nodes: 3 });
+const live = (): TestCluster => shared.cluster;
 
 async function fsyncCount(id: number): Promise<number> {
   const node = live().node(id);
@@ -41,7 +27,7 @@ async function fsyncCount(id: number): Promise<number> {
 describe('the commit index on disk', () => {
   it('costs no fsync of its own: one client\'s sequential writes take one fsync per write on every node', async () => {
     const writes = 30;
-    const client = live().client(leader);
+    const client = live().client(shared.leader);
     expect(await client.set('durable:warm', '0')).toBe('OK');
     await live().waitForConvergence(IDS);
     const before = await Promise.all(IDS.map((id) => fsyncCount(id)));
@@ -53,21 +39,21 @@ describe('the commit index on disk', () => {
       const fsyncs = after[at]! - before[at]!;
       // Each write is an entry the leader makes durable on its own (the next one is sent only
       // after it is acknowledged); a follower that lags may make two durable with one fsync...
-      expect(fsyncs, `node ${id}`).toBeGreaterThanOrEqual(id === leader ? writes : writes / 2);
+      expect(fsyncs, `node ${id}`).toBeGreaterThanOrEqual(id === shared.leader ? writes : writes / 2);
       // ...and nothing else: writing each new commit index took a second fsync per write (60 here).
       expect(fsyncs, `node ${id}`).toBeLessThanOrEqual(writes + 3);
     }
   });
 
   it('is written at a graceful stop: each node restarted alone serves every write it had applied', async () => {
-    const client = live().client(leader);
+    const client = live().client(shared.leader);
     for (let at = 0; at < 5; at++) expect(await client.set('durable:last', `v${at}`)).toBe('OK');
     await live().waitForConvergence(IDS);
-    const applied = Number((await live().infoRaft(leader)).raft_last_applied_index);
+    const applied = Number((await live().infoRaft(shared.leader)).raft_last_applied_index);
     expect(applied).toBeGreaterThan(0);
     // Followers first, so that no leadership transfer appends an entry that would carry the
     // commit index to disk anyway; the leader, alone, last.
-    for (const id of [...IDS.filter((other) => other !== leader), leader]) expect(await live().kill(id, 'SIGTERM'), `node ${id}'s exit code`).toBe(0);
+    for (const id of [...IDS.filter((other) => other !== shared.leader), shared.leader]) expect(await live().kill(id, 'SIGTERM'), `node ${id}'s exit code`).toBe(0);
     for (const id of IDS) {
       await live().restart(id);
       const info = await waitFor(`node ${id} to apply what it had applied before the stop`, async () => {
