@@ -998,7 +998,12 @@ export class Raft {
     if (this.role !== 'leader') return;
     if (!next.voters.includes(this.id)) {
       // Thesis §4.2.2: a leader removed from the configuration steps down once the change is
-      // committed.
+      // committed. It first tells the others the commit index: a node applies a membership only
+      // once it knows it committed, and nobody else may be able to tell them. In a two-voter
+      // membership that removes the leader, the other voter would otherwise campaign under the
+      // old membership, where it needs the removed node's vote, and never win (the simulator
+      // found it: seed 202968). A heartbeat carries min(match, commit) past any flow control.
+      this.broadcastHeartbeat(0);
       this.becomeFollower(this.term, NONE);
       return;
     }

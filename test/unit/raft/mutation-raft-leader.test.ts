@@ -489,6 +489,9 @@ describe('membership changes (thesis §4.1)', () => {
     expect(node.status().role).toBe('follower');
     expect(node.status().leader).toBe(0);
     expect(node.status().progress).toEqual([]);
+    // It told the others first: a heartbeat each, with the commit index of the removal as far as
+    // each holds it (node 3 has not acknowledged entry 2).
+    expect(ofType(drain(node).messages, 'heartbeat').map((m) => [m.to, m.term, m.commit])).toEqual([[2, 1, 2], [3, 1, 1]]);
   });
 
   it('a conf entry carries the whole membership, so a member that never saw the bootstrap learns it', () => {
