@@ -164,7 +164,8 @@ export interface SoftState {
  * 1. send `messages` (they do not depend on this batch being durable);
  * 2. persist `snapshot`, `hardState` and `entries` (entries may overwrite the log from
  *    `entries[0].index` on) with one fsync; a Ready whose only change is the commit index need
- *    not be written (mustPersist, durability.ts);
+ *    not be written while the commit index on disk is at or above the membership in force
+ *    (mustPersist, durability.ts), and its hard state then goes with the next write;
  * 3. only then send `persistMessages` (votes and acknowledgements promise durable state);
  * 4. install `snapshot` into the state machine, then apply `committedEntries` in order.
  *    Committed entries are durable on a majority already, so when there is no `snapshot`
