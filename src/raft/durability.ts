@@ -25,3 +25,36 @@ export function mustPersist(ready: Pick<Ready, 'hardState' | 'entries' | 'snapsh
   if (hardState === undefined) return false;
   return hardState.term !== durable.term || hardState.vote !== durable.vote || membershipIndex > durable.commit;
 }
+
+/**
+ * A driver's step 2 with mustPersist: what a Ready must write, holding the hard state of one that
+ * need not be written. The core hands out a hard state once, when it changes, so the held one goes
+ * with the next write; the server and the simulator's driver both decide through this.
+ */
+export class HardStateWrites {
+  private held: HardState | undefined;
+
+  /**
+   * The hard state to write with `ready`, its own or the one held (and then no longer held);
+   * null when the Ready writes nothing, its hard state (if any) being held instead.
+   */
+  next(ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>, durable: HardState, membershipIndex: number): HardState | undefined | null {
+    if (!mustPersist(ready, durable, membershipIndex)) {
+      if (ready.hardState !== undefined) this.held = ready.hardState;
+      return null;
+    }
+    const hardState = ready.hardState ?? this.held;
+    this.held = undefined;
+    return hardState;
+  }
+
+  /** The hard state held unwritten, if any (only its commit index differs from the durable one). */
+  get unwritten(): HardState | undefined {
+    return this.held;
+  }
+
+  /** Forgets the held hard state (it was written some other way). */
+  written(): void {
+    this.held = undefined;
+  }
+}

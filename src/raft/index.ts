@@ -4,4 +4,4 @@ export { Raft } from './raft.js';
 export { defaultRaftConfig, validateRaftConfig } from './config.js';
 export { SeededPrng } from './prng.js';
 export { RaftAssertionError } from './assert.js';
-export { mustPersist } from './durability.js';
+export { HardStateWrites, mustPersist } from './durability.js';

@@ -19,8 +19,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CommandSpec } from '../commands/types.js';
 import {
-  NONE, Raft, SeededPrng, defaultRaftConfig, mustPersist, type ConfChange, type ConfState, type Entry, type HardState,
-  type Message, type NodeId, type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
+  HardStateWrites, NONE, Raft, SeededPrng, defaultRaftConfig, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type ProposeResult, type RaftStatus, type Ready, type SnapshotMessage,
 } from '../raft/index.js';
 import type { Reply } from '../resp/reply.js';
 import { encodeExpiryEntry, encodeTransactionEntry, encodeWrite, StateMachine } from '../state/index.js';
@@ -240,8 +239,8 @@ export class RaftNode implements Executor {
   /** Size of the newest snapshot, taken or installed. */
   private lastSnapshotBytes = 0;
   private diskFailure: string | undefined;
-  /** The newest hard state not written because only its commit index had moved (see persist). */
-  private unwrittenHardState: HardState | undefined;
+  /** Step 2's decisions: the hard state left unwritten because only its commit index moved (see persist). */
+  private readonly hardStateWrites = new HardStateWrites();
   private closed = false;
   private stopping = false;
   private removed = false;
@@ -471,12 +470,8 @@ export class RaftNode implements Executor {
    * graceful shutdown).
    */
   private async persist(ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
-    if (!mustPersist(ready, this.storage.hardState, this.raft.membershipIndex)) {
-      if (ready.hardState !== undefined) this.unwrittenHardState = ready.hardState;
-      return;
-    }
-    const hardState = ready.hardState ?? this.unwrittenHardState;
-    this.unwrittenHardState = undefined;
+    const hardState = this.hardStateWrites.next(ready, this.storage.hardState, this.raft.membershipIndex);
+    if (hardState === null) return;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.storage.save({ hardState, entries: ready.entries, snapshot: ready.snapshot });
@@ -1248,14 +1243,14 @@ export class RaftNode implements Executor {
    * commit index is not needed for safety.
    */
   private async writeCommitIndex(): Promise<void> {
-    const unwritten = this.unwrittenHardState;
+    const unwritten = this.hardStateWrites.unwritten;
     const durable = this.storage.hardState;
-    if (unwritten === undefined || unwritten.term !== durable.term || unwritten.vote !== durable.vote) return;
+    if (unwritten === undefined) return;
     const commit = Math.min(unwritten.commit, this.storage.lastIndex);
     if (commit <= durable.commit) return;
     try {
       await this.storage.save({ hardState: { ...durable, commit }, entries: [], snapshot: undefined });
-      this.unwrittenHardState = undefined;
+      this.hardStateWrites.written();
     } catch (error) {
       this.log.warn({ err: error, commit }, 'could not write the commit index at shutdown');
     }

@@ -19,7 +19,7 @@
 
 import { decodeConfState } from '../../src/raft/conf.js';
 import { Raft } from '../../src/raft/raft.js';
-import { mustPersist } from '../../src/raft/durability.js';
+import { HardStateWrites } from '../../src/raft/durability.js';
 import { defaultRaftConfig } from '../../src/raft/config.js';
 import { SeededPrng } from '../../src/raft/prng.js';
 import {
@@ -27,7 +27,6 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
-  type HardState,
   type Message,
   type NodeId,
   type ProposeResult,
@@ -146,8 +145,8 @@ export class SimNode {
   /** Highest commit and term ever written to this node's disk. */
   persistedCommit = 0;
   persistedTerm = 0;
-  /** The newest hard state left unwritten (only its commit index had moved): the next write carries it. */
-  unwrittenHardState: HardState | undefined;
+  /** Step 2's decisions, as the server's driver makes them (a fresh one at each restart). */
+  hardStateWrites = new HardStateWrites();
 
   /** The node's log (in memory, so including what is not yet persisted) for the checks. */
   mirror = new LogMirror();
@@ -274,7 +273,7 @@ export class Cluster {
     n.term = restore.hardState.term;
     n.commit = restore.hardState.commit;
     n.inFlight = undefined;
-    n.unwrittenHardState = undefined;
+    n.hardStateWrites = new HardStateWrites();
     n.asyncWrites = [];
     n.inbox = [];
     n.raft = this.factory(config, restore);
@@ -613,15 +612,8 @@ export class Cluster {
    * restarts come back with older commit indexes than the nodes had reached.
    */
   private writeBatch(node: SimNode, rd: Ready): void {
-    const { storage } = node;
-    if (mustPersist(rd, storage.hardState, (node.raft as RaftCore).membershipIndex)) {
-      // The core hands out a hard state once, when it changes: one left unwritten goes with the next write.
-      const unwritten = node.unwrittenHardState;
-      node.unwrittenHardState = undefined;
-      this.persistBatch(node, rd.hardState === undefined && unwritten !== undefined ? { ...rd, hardState: unwritten } : rd);
-    } else if (rd.hardState !== undefined) {
-      node.unwrittenHardState = rd.hardState;
-    }
+    const hardState = node.hardStateWrites.next(rd, node.storage.hardState, (node.raft as RaftCore).membershipIndex);
+    if (hardState !== null) this.persistBatch(node, hardState === rd.hardState ? rd : { ...rd, hardState });
     for (const msg of rd.persistMessages) this.send(node, msg);
   }
 

@@ -2,7 +2,7 @@
 // index alone may be left unwritten, unless the durable one is below the membership in force;
 // entries, a snapshot, a term or a vote may not.
 import { describe, expect, it } from 'vitest';
-import { mustPersist, type Entry, type HardState, type Snapshot } from '../../../src/raft/index.js';
+import { HardStateWrites, mustPersist, type Entry, type HardState, type Snapshot } from '../../../src/raft/index.js';
 
 const durable: HardState = { term: 3, vote: 2, commit: 10 };
 const entry: Entry = { term: 3, index: 11, kind: 'normal', data: new Uint8Array([1]) };
@@ -37,5 +37,29 @@ describe('mustPersist', () => {
     expect(mustPersist({ hardState: undefined, entries: [entry], snapshot: undefined }, durable, settled)).toBe(true);
     expect(mustPersist({ hardState: { ...durable, commit: 11 }, entries: [entry], snapshot: undefined }, durable, settled)).toBe(true);
     expect(mustPersist({ hardState: undefined, entries: [], snapshot }, durable, settled)).toBe(true);
+  });
+});
+
+describe('HardStateWrites', () => {
+  it('holds a commit-only hard state and writes it with the next Ready that is written', () => {
+    const writes = new HardStateWrites();
+    expect(writes.next({ hardState: { ...durable, commit: 11 }, entries: [], snapshot: undefined }, durable, settled)).toBeNull();
+    expect(writes.next({ hardState: { ...durable, commit: 12 }, entries: [], snapshot: undefined }, durable, settled)).toBeNull();
+    expect(writes.unwritten).toEqual({ ...durable, commit: 12 });
+    // Entries with no hard state of their own (the core had handed the newest one out already).
+    expect(writes.next({ hardState: undefined, entries: [entry], snapshot: undefined }, durable, settled)).toEqual({ ...durable, commit: 12 });
+    expect(writes.unwritten).toBeUndefined();
+    expect(writes.next({ hardState: undefined, entries: [entry], snapshot: undefined }, durable, settled)).toBeUndefined();
+  });
+
+  it('writes a Ready\'s own hard state over the held one, and forgets the held one once written elsewhere', () => {
+    const writes = new HardStateWrites();
+    expect(writes.next({ hardState: { ...durable, commit: 11 }, entries: [], snapshot: undefined }, durable, settled)).toBeNull();
+    expect(writes.next({ hardState: { term: 4, vote: 0, commit: 11 }, entries: [], snapshot: undefined }, durable, settled)).toEqual({ term: 4, vote: 0, commit: 11 });
+    expect(writes.unwritten).toBeUndefined();
+    expect(writes.next({ hardState: { ...durable, commit: 13 }, entries: [], snapshot: undefined }, durable, settled)).toBeNull();
+    writes.written();
+    expect(writes.unwritten).toBeUndefined();
+    expect(writes.next({ hardState: undefined, entries: [entry], snapshot: undefined }, durable, settled)).toBeUndefined();
   });
 });
