@@ -500,6 +500,19 @@ export class Raft {
     return this.log.lastIndex();
   }
 
+  get appliedIndex(): number {
+    return this.log.applied;
+  }
+
+  get snapshotIndex(): number {
+    return this.log.snapshotIndex;
+  }
+
+  /** The membership in force (the core's own object: read it, never change it). */
+  get membership(): Readonly<ConfState> {
+    return this.confState;
+  }
+
   /** The index of the conf entry (or of the snapshot) that set the membership now in force. */
   get membershipIndex(): number {
     return this.confIndex;

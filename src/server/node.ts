@@ -28,7 +28,7 @@ import { PeerTransport } from '../transport/transport.js';
 import type { ClientView, Completion, Executor, ReadConsistency, Watch } from './executor.js';
 import { LeaderProxy } from './leader-proxy.js';
 import { PendingWrites } from './pending-writes.js';
-import { memberRank, snapshotDue } from './snapshot-rule.js';
+import { memberRank, snapshotDue, snapshotMayBeDue } from './snapshot-rule.js';
 import {
   decodeMemberAddress, decodeMemberTable, encodeMemberAddress, encodeMemberTable, KnownPeersFile, loadKnownPeers, type MemberAddress,
 } from './members.js';
@@ -1023,14 +1023,18 @@ export class RaftNode implements Executor {
   // ---------------------------------------------------------------------------------------------
   // Snapshots
 
+  /** Called after every cycle: the common answer (not yet) takes no object and no sort. */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.closed) return;
-    const status = this.raft.status();
-    const { rank, members } = memberRank(this.options.id, status.confState.voters, status.confState.learners);
+    const applied = this.raft.appliedIndex;
+    const snapshotIndex = this.raft.snapshotIndex;
+    const logBytesThreshold = Math.max(this.options.snapshotLogBytes, this.lastSnapshotBytes);
+    if (!snapshotMayBeDue(applied - snapshotIndex, this.options.snapshotEntries, this.logBytesSinceSnapshot, logBytesThreshold)) return;
+    const { voters, learners } = this.raft.membership;
+    const { rank, members } = memberRank(this.options.id, voters, learners);
     const due = snapshotDue({
-      applied: status.applied, snapshotIndex: status.snapshotIndex, entriesThreshold: this.options.snapshotEntries,
-      logBytes: this.logBytesSinceSnapshot, logBytesThreshold: Math.max(this.options.snapshotLogBytes, this.lastSnapshotBytes),
-      rank, members,
+      applied, snapshotIndex, entriesThreshold: this.options.snapshotEntries,
+      logBytes: this.logBytesSinceSnapshot, logBytesThreshold, rank, members,
     });
     if (due) void this.takeSnapshot();
   }

@@ -27,12 +27,20 @@ export interface SnapshotRuleInput {
   readonly members: number;
 }
 
+/**
+ * False when no snapshot can be due whatever the member's rank: fewer than half the period's
+ * entries since the last one, and too few bytes. The driver asks this after every cycle, before
+ * it works out the rank.
+ */
+export function snapshotMayBeDue(entries: number, period: number, logBytes: number, logBytesThreshold: number): boolean {
+  return entries > 0 && (logBytes >= logBytesThreshold || 2 * entries >= period);
+}
+
 export function snapshotDue(input: SnapshotRuleInput): boolean {
   const { applied, snapshotIndex, entriesThreshold: period } = input;
   const entries = applied - snapshotIndex;
-  if (entries <= 0) return false;
+  if (!snapshotMayBeDue(entries, period, input.logBytes, input.logBytesThreshold)) return false;
   if (input.logBytes >= input.logBytesThreshold) return true;
-  if (2 * entries < period) return false;
   const offset = Math.floor((period * input.rank) / Math.max(1, input.members));
   // Due once a point of this member's grid lies in (snapshotIndex, applied].
   return Math.floor((applied - offset) / period) > Math.floor((snapshotIndex - offset) / period);

@@ -3,7 +3,7 @@
 // still snapshots about every --snapshot-entries entries.
 import { describe, expect, it } from 'vitest';
 import { SeededPrng } from '../../src/raft/prng.js';
-import { memberRank, snapshotDue, type SnapshotRuleInput } from '../../src/server/snapshot-rule.js';
+import { memberRank, snapshotDue, snapshotMayBeDue, type SnapshotRuleInput } from '../../src/server/snapshot-rule.js';
 
 const T = 100_000;
 const NO_SIZE = { logBytes: 0, logBytesThreshold: Number.POSITIVE_INFINITY };
@@ -79,6 +79,28 @@ describe('the snapshot rule', () => {
     const input: SnapshotRuleInput = { applied: 20, snapshotIndex: 10, entriesThreshold: T, rank: 2, members: 3, logBytes: 64, logBytesThreshold: 64 };
     expect(snapshotDue(input)).toBe(true);
     expect(snapshotDue({ ...input, logBytes: 63 })).toBe(false);
+  });
+
+  it('has a pre-check (asked after every cycle, before the rank) that never refuses a snapshot the rule wants', () => {
+    const prng = new SeededPrng(29);
+    let refused = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const members = 1 + prng.nextInt(7);
+      const snapshotIndex = prng.nextInt(3 * T);
+      const input: SnapshotRuleInput = {
+        applied: snapshotIndex + prng.nextInt(2 * T) - 10, snapshotIndex, entriesThreshold: T, rank: prng.nextInt(members + 1), members,
+        logBytes: prng.nextInt(200), logBytesThreshold: 100 + prng.nextInt(100),
+      };
+      const may = snapshotMayBeDue(input.applied - input.snapshotIndex, T, input.logBytes, input.logBytesThreshold);
+      if (snapshotDue(input)) expect(may).toBe(true);
+      if (!may) refused++;
+    }
+    // It does refuse most of the time early in a period, which is what it is for.
+    expect(refused).toBeGreaterThan(2_000);
+    expect(snapshotMayBeDue(T / 2 - 1, T, 0, 64)).toBe(false);
+    expect(snapshotMayBeDue(T / 2, T, 0, 64)).toBe(true);
+    expect(snapshotMayBeDue(1, T, 64, 64)).toBe(true);
+    expect(snapshotMayBeDue(0, T, 64, 64)).toBe(false);
   });
 
   it('ranks members by id, learners included, and puts a node not yet among them last', () => {
