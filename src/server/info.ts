@@ -361,6 +361,7 @@ function raftSection(node: RaftNode, members: readonly MemberView[]): InfoSectio
     ['raft_fsync_avg_microseconds', Math.round(storage.fsyncAverageMicros)],
     ['raft_proposals', node.stats.proposals],
     ['raft_reads', node.stats.reads],
+    ['raft_read_index_requests', node.stats.readIndexRequests],
     ['raft_forwarded', node.stats.forwarded],
     ['raft_applied_entries', node.stats.applied],
     ['raft_elections_won', node.stats.elections],

@@ -208,6 +208,7 @@ export function createNodeMetrics(node: RaftNode, options: NodeMetricsOptions = 
   // What the node has done.
   counterOf(registry, 'raftis_proposals_total', 'Writes and transactions proposed to the log by this node as leader', () => node.stats.proposals);
   counterOf(registry, 'raftis_reads_total', 'Linearizable reads confirmed through ReadIndex by this node as leader', () => node.stats.reads);
+  counterOf(registry, 'raftis_read_index_requests_total', 'ReadIndex requests this node made as leader (each confirms a batch of reads)', () => node.stats.readIndexRequests);
   counterOf(registry, 'raftis_forwarded_total', 'Commands this node forwarded to the leader as a follower', () => node.stats.forwarded);
   counterOf(registry, 'raftis_applied_entries_total', 'Log entries applied to the state machine', () => node.stats.applied);
   counterOf(registry, 'raftis_snapshots_taken_total', 'Snapshots this node took', () => node.stats.snapshotsTaken);

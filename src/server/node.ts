@@ -165,8 +165,13 @@ function errorReply(message: string): Reply {
   return { kind: 'error', value: message };
 }
 
-/** ReadIndex requests under way at once (see readsToConfirm). */
-const READ_INDEX_IN_FLIGHT = 2;
+/**
+ * ReadIndex requests under way at once (see readsToConfirm). One, as etcd's linearizableReadLoop:
+ * each round then confirms every read that arrived while the one before it was out. With two,
+ * GET -P 1 was 0.88x as fast and its three nodes' CPU per read 1.19x (compare-ab, 6 rounds;
+ * docs/performance.md, fourteenth session): twice the heartbeat rounds, each waking a follower.
+ */
+const READ_INDEX_IN_FLIGHT = 1;
 /** A WAL record's framing and an entry's header, roughly, for the snapshot size rule. */
 const ENTRY_OVERHEAD_BYTES = 32;
 const TIMEOUT_REPLY = errorReply('TIMEOUT the command was not confirmed in time: it may or may not have been applied');
@@ -197,7 +202,6 @@ export class RaftNode implements Executor {
   private queue: (DeferredCommand | (() => void))[] = [];
   private readonly pendingWrites = new PendingWrites();
   private readonly pendingConf = new Map<number, { term: number; done: (reply: Reply) => void }>();
-  /** Reads by ReadIndex context, until answered. */
   /**
    * Reads not yet answered. Each is in readsToConfirm, in a readBatches entry, or (confirmed,
    * waiting for the state machine to reach its target) in unevaluatedReads: see pendingReadList.
@@ -248,7 +252,7 @@ export class RaftNode implements Executor {
   private lastLeader: NodeId = NONE;
   /** Peers whose snapshot stream is under way. */
   private readonly snapshotsInFlight = new Set<NodeId>();
-  readonly stats = { proposals: 0, reads: 0, forwarded: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, elections: 0 };
+  readonly stats = { proposals: 0, reads: 0, readIndexRequests: 0, forwarded: 0, applied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, elections: 0 };
 
   private constructor(options: NodeOptions) {
     this.options = options;
@@ -341,6 +345,7 @@ export class RaftNode implements Executor {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      this.startWaitingReads();
       void this.cycle();
     });
   }
@@ -773,9 +778,19 @@ export class RaftNode implements Executor {
     };
     this.pendingReadCount++;
     if (!evaluateNow) this.unevaluatedReads.push(read);
+    // Its ReadIndex request starts just before the next cycle (startWaitingReads), together with
+    // every other read of this event-loop turn: the round's heartbeat leaves with that cycle's
+    // Ready either way. Started here, the turn's first two reads took the two requests allowed
+    // in flight, one round each, and the rest of the turn waited for a third.
     this.readsToConfirm.push(read);
-    if (this.readsInFlight.size < READ_INDEX_IN_FLIGHT) this.startReadIndex();
     if (!evaluateNow) this.evaluateReadsThrough(this.appliedThrough);
+  }
+
+  /** Before a cycle: one ReadIndex request for all the reads waiting, if one may start. */
+  private startWaitingReads(): void {
+    if (this.readsToConfirm.length > 0 && this.readsInFlight.size < READ_INDEX_IN_FLIGHT && !this.busy && !this.closed) {
+      this.startReadIndex();
+    }
   }
 
   /** Asks the core to confirm leadership for every read waiting for it (never inside a Ready). */
@@ -790,15 +805,17 @@ export class RaftNode implements Executor {
       for (const read of reads) this.finishRead(read, reply);
       return;
     }
+    this.stats.readIndexRequests++;
     this.readsInFlight.add(context);
     this.readBatches.set(context, reads);
   }
 
   /** The ReadIndex request under way ended: the reads that arrived meanwhile get the next one. */
   private readIndexEnded(context: number): void {
-    if (!this.readsInFlight.delete(context)) return;
-    // Called between ready() and advance(): the next request waits until after advance().
-    if (this.readsToConfirm.length > 0) this.queue.push(() => this.startReadIndex());
+    // Called between ready() and advance(): the next request starts before the next cycle
+    // (the cycle under way schedules one when it ends), after the commands queued meanwhile
+    // have joined readsToConfirm.
+    this.readsInFlight.delete(context);
   }
 
   server(client: ClientView, spec: CommandSpec, argv: readonly Buffer[], completion: Completion): void {

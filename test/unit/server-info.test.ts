@@ -96,7 +96,7 @@ function fakeNode(state: FakeState): RaftNode {
         memoryBytes: 4096, arenaBytesInUse: 3000, arenaBytesAllocated: 5000, keyTableBytesInUse: 700, keyTableBytesAllocated: 900, snapshotInProgress: false,
       }),
     },
-    stats: { proposals: 11, reads: 12, forwarded: 13, applied: 14, snapshotsTaken: 2, snapshotsInstalled: 1, elections: 3 },
+    stats: { proposals: 11, reads: 12, readIndexRequests: 4, forwarded: 13, applied: 14, snapshotsTaken: 2, snapshotsInstalled: 1, elections: 3 },
     status,
     isLeader: () => state.role === 'leader',
     leaderAddress: () => {
@@ -498,7 +498,7 @@ describe('admin HTTP', () => {
         'raftis_raft_commit_index 40', 'raftis_raft_applied_index 39', 'raftis_raft_last_index 42', 'raftis_raft_log_entries 32',
         'raftis_raft_members{kind="voter"} 3', 'raftis_raft_peer_lag_entries{peer="2"} 1', 'raftis_raft_peer_lag_entries{peer="3"} 12',
         'raftis_raft_peer_match_index{peer="3"} 30', 'raftis_peer_connected{peer="2"} 1', 'raftis_peer_connected{peer="3"} 0',
-        'raftis_proposals_total 11', 'raftis_reads_total 12', 'raftis_forwarded_total 13', 'raftis_fsync_total 99',
+        'raftis_proposals_total 11', 'raftis_reads_total 12', 'raftis_read_index_requests_total 4', 'raftis_forwarded_total 13', 'raftis_fsync_total 99',
         'raftis_fsync_avg_microseconds 1234.4', 'raftis_wal_size_bytes 8192', 'raftis_keys 6', 'raftis_peer_messages_dropped_total{peer="3"} 3',
       ]) expect(lines).toContain(expected);
       expect(metrics.body).toContain('process_cpu_user_seconds_total');
