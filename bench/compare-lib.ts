@@ -401,6 +401,16 @@ export function cpuMs(pid: number | undefined): number {
   }
 }
 
+/**
+ * CPU milliseconds (user+system) of this process's children that have exited and been waited
+ * for (cutime and cstime in /proc/self/stat): read around a load generator's run, its CPU.
+ */
+export function exitedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
 export function rssBytes(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {

@@ -19,6 +19,9 @@ export interface Comparison {
   readonly leaderCpuUsPerOp: number;
   /** The three raftis processes together. */
   readonly clusterCpuUsPerOp: number;
+  /** The load generator's CPU per request, against redis-server and against the raftis leader. */
+  readonly redisGeneratorCpuUsPerOp: number;
+  readonly leaderGeneratorCpuUsPerOp: number;
   /** Command lines, `<port>` standing for the server's port. */
   readonly commandLine: string;
 }
@@ -27,6 +30,8 @@ export interface RunInfo {
   readonly date: string;
   readonly commit: string;
   readonly machine: string;
+  /** CPUs the machine has: what the load generator and the servers share. */
+  readonly cores: number;
   readonly redisVersion: string;
   readonly loadBefore: string;
   readonly loadAfter: string;
@@ -60,6 +65,16 @@ export function targetOf(comparison: Pick<Comparison, 'workload' | 'pipeline'>):
 
 export function ratio(raftis: number, redis: number): number {
   return redis > 0 ? raftis / redis : 0;
+}
+
+/**
+ * The CPU the three raftis nodes may use per request and still reach `target` times
+ * redis-server's throughput: at that rate, every core busy all the time (the best case) gives
+ * cores / (target * redis ops/s) per request, of which the load generator takes its own share
+ * (as measured against raftis). Zero or less: out of reach on this machine whatever raftis does.
+ */
+export function cpuBudgetUsPerOp(cores: number, target: number, redisOpsPerSec: number, generatorUsPerOp: number): number {
+  return (cores * 1e6) / (target * redisOpsPerSec) - generatorUsPerOp;
 }
 
 function ops(value: number): string {
@@ -109,13 +124,19 @@ export function renderMarkdown(run: RunInfo, comparisons: readonly Comparison[])
   }
   lines.push('');
   lines.push('Server CPU per request (user+system time from `/proc/<pid>/stat` across each run, divided by its requests;');
-  lines.push('this figure depends far less on the other load than throughput does):');
+  lines.push('this figure depends far less on the other load than throughput does), the load generator\'s (its');
+  lines.push('process and threads, from `/proc/self/stat` once it exited), and the **budget**: the most CPU per request the');
+  lines.push(`three nodes could use and still reach the target, were all ${run.cores} cores busy all the time, with the load generator`);
+  lines.push('taking what it took against raftis (`cores ÷ (target × redis-server ops/s) − generator`):');
   lines.push('');
-  lines.push('| workload | load generator | redis-server µs/op | raftis leader µs/op | raftis, 3 nodes µs/op | leader ÷ redis |');
-  lines.push('|---|---|---:|---:|---:|---:|');
+  lines.push('| workload | load generator | redis-server µs/op | raftis leader µs/op | raftis, 3 nodes µs/op | leader ÷ redis | generator µs/op, against redis / raftis | 3 nodes\' budget µs/op |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const c of comparisons) {
+    const t = targetOf(c);
+    const budget = t === undefined ? undefined : cpuBudgetUsPerOp(run.cores, t.target, c.redis.opsPerSec, c.leaderGeneratorCpuUsPerOp);
     lines.push(`| ${label(c)} | ${c.generator} | ${c.redisCpuUsPerOp.toFixed(1)} | ${c.leaderCpuUsPerOp.toFixed(1)} | ${c.clusterCpuUsPerOp.toFixed(1)} `
-      + `| ${times(ratio(c.leaderCpuUsPerOp, c.redisCpuUsPerOp))} |`);
+      + `| ${times(ratio(c.leaderCpuUsPerOp, c.redisCpuUsPerOp))} | ${c.redisGeneratorCpuUsPerOp.toFixed(1)} / ${c.leaderGeneratorCpuUsPerOp.toFixed(1)} `
+      + `| ${budget === undefined ? '' : budget > 0 ? budget.toFixed(1) : 'none'} |`);
   }
   lines.push('');
   lines.push('Commands (`<port>` is redis-server\'s, the leader\'s or a follower\'s; `raftis` is `node <build>/dist/src/cli/main.js`):');

@@ -20,10 +20,11 @@
 // markdown table goes to stdout
 // and into the bench:compare section of docs/performance.md; the chart to docs/bench-compare.svg.
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  buildRaftis, cpuMs, gitDescribe, info, loadAverage, log, machineDescription, makeTempDir, raftInfo,
+  buildRaftis, cpuMs, exitedChildrenCpuMs, gitDescribe, info, loadAverage, log, machineDescription, makeTempDir, raftInfo,
   raftisBench, raftisBenchArgs, redisBenchmark, redisBenchmarkArgs, removeDir, REDIS_DURABLE_ARGS, REPO_ROOT,
   secondsSince, shellLine, startCluster, startRedis, stopCluster, stopProcess, waitSettled, type LoadResult, type RaftisNode,
 } from './compare-lib.js';
@@ -56,6 +57,8 @@ interface Measured {
   /** CPU milliseconds used during the run by the target process, and by every raftis process. */
   readonly targetCpuMs: number;
   readonly clusterCpuMs: number;
+  /** CPU milliseconds of the load generator (redis-benchmark, or raftis bench with its workers). */
+  readonly generatorCpuMs: number;
 }
 
 async function main(): Promise<void> {
@@ -82,8 +85,11 @@ async function main(): Promise<void> {
   const measure = async (targetPid: number | undefined, load: () => Promise<LoadResult>): Promise<Measured> => {
     const target0 = cpuMs(targetPid);
     const cluster0 = clusterCpu();
+    const generator0 = exitedChildrenCpuMs();
     const result = await load();
-    return { result, targetCpuMs: cpuMs(targetPid) - target0, clusterCpuMs: clusterCpu() - cluster0 };
+    return {
+      result, targetCpuMs: cpuMs(targetPid) - target0, clusterCpuMs: clusterCpu() - cluster0, generatorCpuMs: exitedChildrenCpuMs() - generator0,
+    };
   };
 
   // Warm-up: JIT, connections, the first snapshot's worth of keys on both sides.
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     commit,
     machine: machineDescription(),
+    cores: os.cpus().length,
     redisVersion: redis.version,
     loadBefore,
     loadAfter: loadAverage(),
@@ -175,6 +182,8 @@ function comparison(
     redisCpuUsPerOp: perOp(onRedis.targetCpuMs),
     leaderCpuUsPerOp: perOp(onLeader.targetCpuMs),
     clusterCpuUsPerOp: perOp(onLeader.clusterCpuMs),
+    redisGeneratorCpuUsPerOp: perOp(onRedis.generatorCpuMs),
+    leaderGeneratorCpuUsPerOp: perOp(onLeader.generatorCpuMs),
     commandLine,
   };
 }
