@@ -169,7 +169,7 @@ function errorReply(message: string): Reply {
  * ReadIndex requests under way at once (see readsToConfirm). One, as etcd's linearizableReadLoop:
  * each round then confirms every read that arrived while the one before it was out. With two,
  * GET -P 1 was 0.88x as fast and its three nodes' CPU per read 1.19x (compare-ab, 6 rounds;
- * docs/performance.md, fourteenth session): twice the heartbeat rounds, each waking a follower.
+ * docs/performance.md, fourteenth session): 1.7x the heartbeat rounds, each waking a follower.
  */
 const READ_INDEX_IN_FLIGHT = 1;
 /** A WAL record's framing and an entry's header, roughly, for the snapshot size rule. */
@@ -780,8 +780,9 @@ export class RaftNode implements Executor {
     if (!evaluateNow) this.unevaluatedReads.push(read);
     // Its ReadIndex request starts just before the next cycle (startWaitingReads), together with
     // every other read of this event-loop turn: the round's heartbeat leaves with that cycle's
-    // Ready either way. Started here, the turn's first two reads took the two requests allowed
-    // in flight, one round each, and the rest of the turn waited for a third.
+    // Ready either way. Started here, the turn's first two reads took the two requests then
+    // allowed in flight (both went out in one heartbeat), and the rest of the turn waited for a
+    // third, made once that heartbeat came back.
     this.readsToConfirm.push(read);
     if (!evaluateNow) this.evaluateReadsThrough(this.appliedThrough);
   }
