@@ -185,7 +185,8 @@ export class OutgoingCommands {
   append(commands: readonly (readonly Buffer[])[]): void {
     const size = encodedLength(commands);
     if (this.buffer.length - this.used < size) {
-      const grown = Buffer.allocUnsafe(Math.max(OUTGOING_BUFFER_BYTES, 2 * (this.used + size)));
+      // Doubling what the turn holds, or exactly enough: a large value is not given twice its size.
+      const grown = Buffer.allocUnsafe(Math.max(OUTGOING_BUFFER_BYTES, 2 * this.used, this.used + size));
       this.buffer.copy(grown, 0, 0, this.used);
       this.buffer = grown;
     }
