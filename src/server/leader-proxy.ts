@@ -59,8 +59,42 @@ export class Resp3ReplyReader {
     return value;
   }
 
+  /**
+   * A bulk string (`$<length>\r\n<bytes>\r\n`, or RESP2's `$-1\r\n`), the reply to nearly every
+   * proxied read: its length read from the bytes, its value a view of them (the chunks are never
+   * written again, and the reply is encoded to the client within the turn).
+   */
+  private bulk(): Reply | undefined {
+    const buffer = this.buffer;
+    let at = this.offset + 1;
+    const negative = buffer[at] === 0x2d;
+    if (negative) at++;
+    let length = 0;
+    for (let digits = 0; ; digits++) {
+      if (at >= buffer.length) return undefined;
+      const byte = buffer[at] as number;
+      if (byte === 13) {
+        if (digits === 0) throw new Error('proxy: a bulk string without a length from the leader');
+        break;
+      }
+      if (byte < 48 || byte > 57) throw new Error(`proxy: a bulk string length with byte ${byte} from the leader`);
+      length = length * 10 + (byte - 48);
+      at++;
+    }
+    at += 2;
+    if (negative) {
+      if (at > buffer.length) return undefined;
+      this.offset = at;
+      return { kind: 'null' };
+    }
+    if (at + length + 2 > buffer.length) return undefined;
+    this.offset = at + length + 2;
+    return { kind: 'bulk', value: buffer.subarray(at, at + length) };
+  }
+
   private parse(): Reply | undefined {
     if (this.offset >= this.buffer.length) return undefined;
+    if (this.buffer[this.offset] === 0x24) return this.bulk();
     const type = String.fromCharCode(this.buffer[this.offset] as number);
     const text = this.line();
     if (text === undefined) return undefined;
@@ -79,7 +113,6 @@ export class Resp3ReplyReader {
         return { kind: 'double', value: text };
       case '#':
         return { kind: 'boolean', value: text === 't' };
-      case '$':
       case '=':
       case '!': {
         const length = Number(text);
@@ -87,8 +120,7 @@ export class Resp3ReplyReader {
         const value = this.blob(length);
         if (value === undefined) return undefined;
         if (type === '=') return { kind: 'verbatim', format: value.toString('latin1', 0, 3), value: value.subarray(4) };
-        if (type === '!') return { kind: 'error', value: value.toString('latin1') };
-        return { kind: 'bulk', value };
+        return { kind: 'error', value: value.toString('latin1') };
       }
       case '*':
       case '~':
