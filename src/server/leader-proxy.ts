@@ -6,6 +6,7 @@
 // Proxy chains end: a node forwards only to the leader of its current term, and a node that
 // was that leader and is no longer has moved to a higher term, so terms rise along any chain.
 import net from 'node:net';
+import { OK } from '../resp/replies.js';
 import type { Reply } from '../resp/reply.js';
 
 /** How long a connection to the leader may take to establish. */
@@ -93,8 +94,15 @@ export class Resp3ReplyReader {
   }
 
   private parse(): Reply | undefined {
-    if (this.offset >= this.buffer.length) return undefined;
-    if (this.buffer[this.offset] === 0x24) return this.bulk();
+    const buffer = this.buffer;
+    const at = this.offset;
+    if (at >= buffer.length) return undefined;
+    if (buffer[at] === 0x24) return this.bulk();
+    // "+OK\r\n", the reply to every proxied write: the shared constant, no string made.
+    if (buffer[at] === 0x2b && buffer[at + 1] === 0x4f && buffer[at + 2] === 0x4b && buffer[at + 3] === 13 && buffer[at + 4] === 10) {
+      this.offset = at + 5;
+      return OK;
+    }
     const type = String.fromCharCode(this.buffer[this.offset] as number);
     const text = this.line();
     if (text === undefined) return undefined;

@@ -105,6 +105,20 @@ describe('Resp3ReplyReader', () => {
     }
   });
 
+  it('reads +OK as the simple string OK, whole or split, and only +OK', () => {
+    const reader = new Resp3ReplyReader();
+    reader.push(Buffer.from('+OK\r\n+OKAY\r\n+O'));
+    expect(reader.next()).toEqual({ kind: 'simple', value: 'OK' });
+    expect(reader.next()).toEqual({ kind: 'simple', value: 'OKAY' });
+    expect(reader.next()).toBeUndefined();
+    reader.push(Buffer.from('K\r'));
+    expect(reader.next()).toBeUndefined();
+    reader.push(Buffer.from('\n+OK\r\n'));
+    expect(reader.next()).toEqual({ kind: 'simple', value: 'OK' });
+    expect(reader.next()).toEqual({ kind: 'simple', value: 'OK' });
+    expect(reader.next()).toBeUndefined();
+  });
+
   it('reads a RESP2 null bulk string as null, and refuses a type byte it does not know', () => {
     const reader = new Resp3ReplyReader();
     reader.push(Buffer.from('$-1\r\n$0\r\n\r\n'));
