@@ -73,7 +73,7 @@ function randomReply(random: SeededPrng, depth: number): Reply {
   switch (random.nextInt(depth > 0 ? 12 : 9)) {
     case 0: return { kind: 'simple', value: text() };
     case 1: return { kind: 'error', value: `ERR ${text()}` };
-    case 2: return { kind: 'integer', value: random.nextInt(3) === 0 ? -random.nextInt(1_000_000) : random.nextInt(1 << 30) };
+    case 2: return { kind: 'integer', value: random.nextInt(3) === 0 ? -1 - random.nextInt(1_000_000) : random.nextInt(1 << 30) };
     case 3: return { kind: 'null' };
     case 4: return { kind: 'double', value: `${random.nextInt(1000)}.5` };
     case 5: return { kind: 'boolean', value: random.nextInt(2) === 0 };
