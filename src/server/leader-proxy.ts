@@ -62,8 +62,9 @@ export class Resp3ReplyReader {
 
   /**
    * A bulk string (`$<length>\r\n<bytes>\r\n`, or RESP2's `$-1\r\n`), the reply to nearly every
-   * proxied read: its length read from the bytes, its value a view of them (the chunks are never
-   * written again, and the reply is encoded to the client within the turn).
+   * proxied read: its length read from the bytes, its value a view of them. The chunks are never
+   * written again, and Node sizes each to the bytes read, so a view holds no more memory than a
+   * copy would until the reply is written to the client.
    */
   private bulk(): Reply | undefined {
     const buffer = this.buffer;
