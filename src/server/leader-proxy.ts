@@ -6,6 +6,7 @@
 // Proxy chains end: a node forwards only to the leader of its current term, and a node that
 // was that leader and is no longer has moved to a higher term, so terms rise along any chain.
 import net from 'node:net';
+import { decimalDigitCount, writeDecimal } from '../bench/request-encoder.js';
 import { OK } from '../resp/replies.js';
 import type { Reply } from '../resp/reply.js';
 
@@ -162,29 +163,14 @@ export class Resp3ReplyReader {
   }
 }
 
-function decimalLength(value: number): number {
-  let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  return digits;
-}
-
 /** Bytes of `commands` as RESP arrays of bulk strings. */
 function encodedLength(commands: readonly (readonly Buffer[])[]): number {
   let size = 0;
   for (const argv of commands) {
-    size += 3 + decimalLength(argv.length);
-    for (const arg of argv) size += 5 + decimalLength(arg.length) + arg.length;
+    size += 3 + decimalDigitCount(argv.length);
+    for (const arg of argv) size += 5 + decimalDigitCount(arg.length) + arg.length;
   }
   return size;
-}
-
-function writeDecimal(out: Buffer, at: number, value: number): number {
-  const end = at + decimalLength(value);
-  for (let k = end - 1; k >= at; k--) {
-    out[k] = 48 + (value % 10);
-    value = Math.floor(value / 10);
-  }
-  return end;
 }
 
 /** Writes `commands` as RESP arrays of bulk strings into `out` from `at` (room checked by the caller); returns the end. */
