@@ -3,31 +3,9 @@
 // the key prefix, and for SET the value with its length header, which never changes because
 // memtier's default value is `data-size` bytes of 'x'.
 
+import { decimalDigitCount, writeDecimal } from '../resp/decimal.js';
+
 const CRLF = '\r\n';
-
-/** Number of decimal digits of a non-negative safe integer. */
-export function decimalDigitCount(value: number): number {
-  let digits = 1;
-  let rest = value;
-  while (rest >= 10) {
-    rest = Math.floor(rest / 10);
-    digits++;
-  }
-  return digits;
-}
-
-/** Writes `value` (a non-negative safe integer) in decimal at `offset`; returns the end offset. */
-export function writeDecimal(target: Uint8Array, offset: number, value: number): number {
-  const end = offset + decimalDigitCount(value);
-  let rest = value;
-  let position = end;
-  do {
-    const quotient = Math.floor(rest / 10);
-    target[--position] = 0x30 + (rest - quotient * 10);
-    rest = quotient;
-  } while (rest > 0);
-  return end;
-}
 
 export class RequestEncoder {
   /** `*3\r\n$3\r\nSET\r\n$` and `*2\r\n$3\r\nGET\r\n$`: everything before the key's length. */

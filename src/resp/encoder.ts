@@ -17,6 +17,7 @@
 // the encoded pieces, inside one cork/uncork so the kernel still sees a single writev.
 
 import type { Reply } from './reply.js';
+import { decimalDigitCount, writeDecimal } from './decimal.js';
 
 export type ProtocolVersion = 2 | 3;
 
@@ -64,16 +65,7 @@ function constantBytes(reply: Reply, version: ProtocolVersion): Buffer | undefin
 
 /** Number of decimal characters of a safe integer, sign included. */
 function decimalLength(value: number): number {
-  let length = 1;
-  if (value < 0) {
-    length++;
-    value = -value;
-  }
-  while (value >= 10) {
-    value = Math.floor(value / 10);
-    length++;
-  }
-  return length;
+  return value < 0 ? 1 + decimalDigitCount(-value) : decimalDigitCount(value);
 }
 
 function integerText(value: number | bigint): string | undefined {
@@ -178,13 +170,7 @@ class Encoder {
       this.byte(0x2d);
       value = -value;
     }
-    const length = decimalLength(value);
-    let index = this.offset + length - 1;
-    do {
-      this.target[index--] = 0x30 + (value % 10);
-      value = Math.floor(value / 10);
-    } while (value > 0);
-    this.offset += length;
+    this.offset = writeDecimal(this.target, this.offset, value);
   }
 
   /** `<prefix><value>\r\n` */

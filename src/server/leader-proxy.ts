@@ -6,7 +6,7 @@
 // Proxy chains end: a node forwards only to the leader of its current term, and a node that
 // was that leader and is no longer has moved to a higher term, so terms rise along any chain.
 import net from 'node:net';
-import { decimalDigitCount, writeDecimal } from '../bench/request-encoder.js';
+import { decimalDigitCount, writeDecimal } from '../resp/decimal.js';
 import { OK } from '../resp/replies.js';
 import type { Reply } from '../resp/reply.js';
 

@@ -16,7 +16,8 @@ import {
   parseMoved,
   splitAddress,
 } from '../../src/bench/cluster.js';
-import { RequestEncoder, decimalDigitCount, writeDecimal } from '../../src/bench/request-encoder.js';
+import { RequestEncoder } from '../../src/bench/request-encoder.js';
+import { decimalDigitCount, writeDecimal } from '../../src/resp/decimal.js';
 import { RespError, decodeResp, encodeCommand } from '../../src/bench/resp-value.js';
 
 describe('RequestEncoder', () => {
