@@ -9,7 +9,8 @@
 // the inode for the new size; into zero-filled space it writes the data only. Prints, per round and
 // variant, the wall time and the process's CPU time (user + system) per write and fdatasync.
 // Synchronous calls on purpose: this measures the kernel's share, not libuv's thread pool.
-// docs/performance.md, twelfth session, has the figures and why the WAL does not preallocate.
+// docs/performance.md has the figures: the twelfth session's, when a scratch build that zero-filled
+// whole segments did not pay, and the fifteenth's, when the WAL began to preallocate in steps.
 import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

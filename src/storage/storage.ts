@@ -34,6 +34,12 @@ export interface StorageOptions {
    * (a vote forgotten, a committed entry lost). For experiments only.
    */
   readonly fsync?: 'always' | 'never';
+  /**
+   * Extend the active WAL segment with zeros ahead of the appends (true, the default, with fsync
+   * on), so that an append's fdatasync does not also commit the file's new size. Off only in tests
+   * that lay out a segment's bytes by hand.
+   */
+  readonly preallocate?: boolean;
   /** How many snapshot files to keep. Default 2. */
   readonly snapshotsRetained?: number;
   /** Default: JSON lines on stderr. */
@@ -115,7 +121,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   const { valid, corruptNewer, corruptOlder, older } = await loadSnapshots(fs, snapDir, logger);
   let opened;
   try {
-    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, batchRecordMaxBytes: options.batchRecordMaxBytes, fsync, repair, logger, syncStats }, valid?.meta);
+    opened = await Wal.open({ fs, dir: walDir, segmentSizeBytes, batchRecordMaxBytes: options.batchRecordMaxBytes, fsync, preallocate: fsync && (options.preallocate ?? true), repair, logger, syncStats }, valid?.meta);
   } catch (error) {
     // The log needs an older state than the newest valid snapshot: report the bad snapshot that
     // would have covered it, which is the real cause.

@@ -232,6 +232,18 @@ export function mayBeTorn(kind: ScanFailureKind): boolean {
   return kind !== 'unknown-type' && kind !== 'bad-batch';
 }
 
+const ZEROS = Buffer.alloc(64 << 10);
+
+/** Whether bytes [from, to) of `bytes` (clamped to its length) are all zero. */
+export function isZeroRange(bytes: Buffer, from: number, to: number): boolean {
+  const end = Math.min(to, bytes.length);
+  for (let at = from; at < end; at += ZEROS.length) {
+    const length = Math.min(ZEROS.length, end - at);
+    if (bytes.compare(ZEROS, 0, length, at, at + length) !== 0) return false;
+  }
+  return true;
+}
+
 export interface ScanFailure {
   readonly offset: number;
   readonly kind: ScanFailureKind;
@@ -328,6 +340,20 @@ export function scanRecords(bytes: Buffer, from = 0): ScanResult {
     offset = record.end;
   }
   return { records, failure: undefined };
+}
+
+/**
+ * scanRecords over a whole segment file. A preallocated segment (wal.ts) ends in zeros no save has
+ * reached yet: where the records stop at a record boundary and only zeros follow, that is the end
+ * of the segment's data (`dataEnd`), not a failure.
+ */
+export function scanSegment(bytes: Buffer): ScanResult & { readonly dataEnd: number } {
+  const scan = scanRecords(bytes);
+  const failure = scan.failure;
+  if (failure !== undefined && failure.offset === (scan.records.at(-1)?.end ?? 0) && isZeroRange(bytes, failure.offset, bytes.length)) {
+    return { records: scan.records, failure: undefined, dataEnd: failure.offset };
+  }
+  return { ...scan, dataEnd: bytes.length };
 }
 
 /**

@@ -17,7 +17,7 @@ import { StorageCorruptionError } from './errors.js';
 import { readWholeFile, type StorageFs } from './fs.js';
 import {
   BATCH_RECORD_FORMAT_VERSION, PayloadError, RecordType, WAL_FORMAT_VERSIONS_READ, decodeEntryPayload, decodeHardState, decodeIndexTerm,
-  decodeSegmentHeader, findValidRecordAfter, innerPrefix, mayBeTorn, scanRecords, type IndexTerm, type RecordView, type ScanFailure,
+  decodeSegmentHeader, findValidRecordAfter, innerPrefix, mayBeTorn, scanRecords, scanSegment, type IndexTerm, type RecordView, type ScanFailure,
   type SegmentHeader,
 } from './wal-format.js';
 
@@ -298,7 +298,8 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
     } finally {
       await file.close();
     }
-    const { records, failure } = scanRecords(bytes);
+    // A preallocated segment's zero tail is where its data ends, not a failure (scanSegment).
+    const { records, failure, dataEnd } = scanSegment(bytes);
     let committedEnd = 0;
     let committedCount = 0;
     records.forEach((record, k) => {
@@ -316,10 +317,12 @@ export async function replaySegments(fs: StorageFs, segments: readonly SegmentRe
     const corrupt = (offset: number, reason: string, cutOffset = batchStartBefore(offset)): ReplayCorruption =>
       new ReplayCorruption(new StorageCorruptionError(segment.path, offset, reason), { segmentIndex: j, offset: cutOffset });
 
-    if (failure !== undefined || committedEnd < bytes.length || committedCount === 0) {
+    if (failure !== undefined || committedEnd < dataEnd || committedCount === 0) {
       const problemAt = failure?.offset ?? committedEnd;
-      const problem = failure?.reason ?? (bytes.length === 0 ? 'the segment is empty' : 'the file ends inside a batch (no batch end record)');
+      const problem = failure?.reason ?? (dataEnd === 0 ? 'the segment is empty' : 'the file ends inside a batch (no batch end record)');
       if (!isLast) throw corrupt(problemAt, `${problem}, in a segment that is not the last`);
+      // (A record header of zeros, where a torn save's start never reached preallocated space,
+      // fails its checksum, which covers the type byte: it may be torn.)
       if (failure !== undefined && !mayBeTorn(failure.kind)) throw corrupt(problemAt, problem);
       if (failure !== undefined) {
         const next = findValidRecordAfter(bytes, failure.offset, RESYNC_BUDGET_BYTES);

@@ -10,6 +10,16 @@
 //   compaction, which never removes the active segment, never loses it.
 // - In memory, nothing changes until the batch is durable: a failed append leaves the log as it
 //   was, and the caller may append the same batch again after retry().
+//
+// Preallocation: with fsync on, the active segment is extended with zeros ahead of the appends,
+// so that an append overwrites blocks the file already has, and its fdatasync flushes only the
+// data, not the file's new size through the file system's journal. etcd preallocates its WAL
+// segments for the same reason. Recovery reads a zero tail after the last record as unused space
+// (scanSegment). The extension runs beside the appends but never writes where one does (an append
+// that would pass the preallocated end waits for the extension under way), and it never syncs:
+// the next append's fdatasync makes the zeros durable with its batch, so every write-back error
+// on the file reaches an append's sync (with two syncs in flight, the error could reach the
+// other one only, and the append's sync succeed).
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { StorageCorruptionError, StorageWriteError, toWriteError } from './errors.js';
@@ -35,6 +45,8 @@ export interface WalOptions {
   readonly batchRecordMaxBytes?: number;
   /** false only for `fsync: 'never'` (unsafe: a crash may lose acknowledged writes). */
   readonly fsync: boolean;
+  /** Extend the active segment with zeros ahead of the appends (see the header); only with fsync. */
+  readonly preallocate: boolean;
   readonly repair: boolean;
   readonly logger: StorageLogger;
   readonly syncStats: SyncStats;
@@ -65,6 +77,15 @@ interface ActiveSegment extends SegmentRef {
   readonly formatVersion: number;
 }
 
+/**
+ * The active segment is extended by zeros when less than half a step is left: the step doubles
+ * from PREALLOCATE_MIN_BYTES with the segment's size, up to PREALLOCATE_MAX_BYTES, so a node that
+ * writes little preallocates little.
+ */
+const PREALLOCATE_MIN_BYTES = 64 << 10;
+const PREALLOCATE_MAX_BYTES = 1 << 20;
+const PREALLOCATE_ZEROS = Buffer.alloc(PREALLOCATE_MAX_BYTES);
+
 /** Batches up to this size reuse one buffer; larger ones get their own. */
 const SCRATCH_KEEP_BYTES = 4 << 20;
 const OPENING_BATCH_MAX_BYTES = recordBytes(SEGMENT_HEADER_PAYLOAD_BYTES) + recordBytes(HARD_STATE_PAYLOAD_BYTES) + recordBytes(INDEX_TERM_PAYLOAD_BYTES);
@@ -76,6 +97,12 @@ export class Wal {
   failureCount = 0;
   /** A segment whose creation failed half way; retry() deletes it. */
   private abandonedSegment: string | undefined;
+  /** The active segment file's size: its data, then zeros up to here (see preallocate()). */
+  private allocatedBytes = 0;
+  /** The extension of the active segment under way, if any. */
+  private extension: Promise<void> | undefined;
+  /** Set when extending failed: appends extend the segment themselves until the next one. */
+  private preallocationOff = false;
 
   private constructor(
     private readonly options: WalOptions,
@@ -182,6 +209,8 @@ export class Wal {
         state.logStart,
         state.hardState,
       );
+      wal.allocatedBytes = Math.max(await file.sizeBytes(), active.sizeBytes);
+      wal.preallocate();
       let hardState = state.hardState;
       if (salvaged !== undefined && (salvaged.term > hardState.term || (salvaged.term === hardState.term && hardState.vote === 0 && salvaged.vote !== 0))) {
         // Raft §5.1: a term and a vote, once promised, must never be forgotten, even when the log
@@ -295,6 +324,10 @@ export class Wal {
       active = this.segments.at(-1)!;
     }
 
+    // Never write where an extension is writing zeros.
+    if (active.sizeBytes + size > this.allocatedBytes && this.extension !== undefined) await this.extension;
+    this.refuseIfFailed();
+
     const buffer = this.batchBuffer(size);
     // Entries first and the hard state after them: a hard state that survives a crash never
     // names a commit index beyond the entries that survived with it.
@@ -317,6 +350,8 @@ export class Wal {
     }
 
     active.sizeBytes += size;
+    this.allocatedBytes = Math.max(this.allocatedBytes, active.sizeBytes);
+    this.preallocate();
     if (reset !== undefined) {
       this.runs.clear();
       this.logStartValue = reset.index + 1;
@@ -435,11 +470,14 @@ export class Wal {
         if (fsync) await syncStats.syncDir(fs, dir);
         this.abandonedSegment = undefined;
       }
+      await this.extension;
       await this.file.close().catch(() => undefined);
       step = 'reopen segment';
       this.file = await fs.open(active.path, 'readwrite');
       step = 'truncate segment';
       await this.file.truncate(active.sizeBytes);
+      this.allocatedBytes = active.sizeBytes;
+      this.preallocationOff = false;
       if (fsync) await syncStats.syncFile(this.file);
       step = 'verify segment';
       this.verifyTail(await readWholeFile(this.file), active);
@@ -450,10 +488,41 @@ export class Wal {
     }
     logger.info({ file: active.path, sizeBytes: active.sizeBytes, lastIndex: this.lastIndexValue, after: this.failureError.code }, 'WAL accepts writes again');
     this.failureError = undefined;
+    this.preallocate();
   }
 
   async close(): Promise<void> {
+    await this.extension;
     await this.file.close();
+  }
+
+  /**
+   * Starts extending the active segment with zeros when little preallocated space is left (see
+   * the header). Not with fsync off (nothing to save), nor past the size where the segment is full.
+   */
+  private preallocate(): void {
+    if (!this.options.preallocate || this.extension !== undefined || this.preallocationOff || this.failureError !== undefined) return;
+    const active = this.segments.at(-1)!;
+    const step = Math.min(PREALLOCATE_MAX_BYTES, Math.max(PREALLOCATE_MIN_BYTES, this.allocatedBytes));
+    const to = Math.min(this.allocatedBytes + step, this.options.segmentSizeBytes);
+    if (this.allocatedBytes - active.sizeBytes >= step / 2 || to <= this.allocatedBytes) return;
+    this.extension = this.extend(this.file, active.path, this.allocatedBytes, to).finally(() => {
+      this.extension = undefined;
+    });
+  }
+
+  /** Writes zeros over [from, to) of the active segment; no sync (see the header). */
+  private async extend(file: StorageFile, path: string, from: number, to: number): Promise<void> {
+    try {
+      await file.write(PREALLOCATE_ZEROS.subarray(0, to - from), from);
+    } catch (error) {
+      // Only zeros went (or half went) beyond the data: the appends extend the segment themselves,
+      // and a disk error that matters reaches them too.
+      this.preallocationOff = true;
+      this.options.logger.warn({ err: error, file: path, from, to }, 'preallocating WAL space failed; appends extend the segment instead');
+      return;
+    }
+    if (file === this.file) this.allocatedBytes = Math.max(this.allocatedBytes, to);
   }
 
   private refuseIfFailed(): void {
@@ -488,9 +557,12 @@ export class Wal {
       throw this.failureError;
     }
     this.abandonedSegment = undefined;
+    await this.extension;
     const old = this.file;
     this.file = created.file;
     this.segments.push(created.segment);
+    this.allocatedBytes = created.segment.sizeBytes;
+    this.preallocationOff = false;
     await old.close().catch((error: unknown) => this.options.logger.warn({ err: error, file: previous.path }, 'closing a full segment failed'));
   }
 

@@ -40,7 +40,9 @@ async function expectWriteError(promise: Promise<unknown>, code: string): Promis
 describe('write faults', () => {
   it('on a full disk: rejects with ENOSPC, keeps durable bytes intact, refuses writes, recovers once space is back', async () => {
     const disk = new SimDisk(1);
-    const { storage, logger } = await open(disk, { segmentSizeBytes: 1 << 20 });
+    // Preallocation off: the capacity below is counted from the data's end (wal-preallocate.test.ts
+    // fills a disk with preallocation on).
+    const { storage, logger } = await open(disk, { segmentSizeBytes: 1 << 20, preallocate: false });
     await storage.save({ entries: big(1, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } });
     const [segment] = segmentPaths(disk);
     const durable = disk.contents(segment!)!;
@@ -77,7 +79,9 @@ describe('write faults', () => {
 
   it('a crash while failed keeps every durable save and drops the partial batch as a torn tail', async () => {
     const disk = new SimDisk(2);
-    const { storage } = await open(disk, { segmentSizeBytes: 1 << 20 });
+    // Preallocation off: the capacity below is counted from the data's end (wal-preallocate.test.ts
+    // fills a disk with preallocation on).
+    const { storage } = await open(disk, { segmentSizeBytes: 1 << 20, preallocate: false });
     await storage.save({ entries: big(1, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } });
     disk.capacityBytes = disk.usedBytes() + 300;
     await expectWriteError(storage.save({ entries: big(6, 10, 1) }), 'ENOSPC');

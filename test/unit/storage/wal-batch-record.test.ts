@@ -30,9 +30,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+// These tests lay out a segment's bytes by hand and measure the file, so the WAL does not
+// preallocate here; wal-preallocate.test.ts covers the preallocated segment.
 async function open() {
   const logger = new RecordingLogger();
-  const result = await openStorage(dir, { logger });
+  const result = await openStorage(dir, { logger, preallocate: false });
   opened.push(result.storage);
   return { ...result, logger };
 }
@@ -234,7 +236,7 @@ describe('WAL batch records (format version 2)', () => {
     const value = Buffer.alloc(1 << 20, 0x61);
     for (let seed = 1; seed < 100; seed++) {
       const disk = new SimDisk(seed);
-      const { storage } = await openStorage('/node', { fs: disk.mount(), logger: new RecordingLogger() });
+      const { storage } = await openStorage('/node', { fs: disk.mount(), logger: new RecordingLogger(), preallocate: false });
       await storage.save({ entries: [entry(1, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
       const segment = `/node/wal/${disk.list('/node/wal')[0]}`;
       const durableBytes = disk.contents(segment)!.length;
@@ -248,7 +250,7 @@ describe('WAL batch records (format version 2)', () => {
       expect(disk.contents(segment)!.length).toBe(durableBytes + torn.tornAtByte);
 
       const logger = new RecordingLogger();
-      const again = await openStorage('/node', { fs: disk.mount(), logger });
+      const again = await openStorage('/node', { fs: disk.mount(), logger, preallocate: false });
       expect(shape(again.recovered.entries)).toBe(shape([entry(1, 1)]));
       const warning = logger.find('torn write');
       expect(warning).toMatchObject({ level: 'warn', fields: { file: segment, offset: durableBytes } });
@@ -264,7 +266,7 @@ describe('WAL batch records (format version 2)', () => {
     // Found in review: the 1 GiB record limit applied to the whole save, so three pipelined SETs
     // of 360 MB failed the write and stopped the node. The limit is lowered here to keep it small.
     const logger = new RecordingLogger();
-    const first = await openStorage(dir, { logger, batchRecordMaxBytes: 1000 });
+    const first = await openStorage(dir, { logger, batchRecordMaxBytes: 1000, preallocate: false });
     opened.push(first.storage);
     const large = [1, 2, 3].map((index) => entry(index, 1, Buffer.alloc(600, index)));
     await first.storage.save({ entries: large, hardState: { term: 1, vote: 1, commit: 1 } });

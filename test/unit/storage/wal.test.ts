@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { HardState } from '../../../src/raft/types.js';
 import { openStorage, type StorageOptions } from '../../../src/storage/storage.js';
 import { SimDisk } from '../../../src/storage/sim-fs.js';
+import { scanSegment } from '../../../src/storage/wal-format.js';
 import type { StorageFs } from '../../../src/storage/fs.js';
 import { RecordingLogger, entries, entry, shape } from './helpers.js';
 
@@ -60,7 +61,7 @@ describe('WAL', () => {
     const stats = storage.stats();
     expect(stats.lastIndex).toBe(145);
     expect(stats.segmentCount).toBe(1);
-    expect(stats.logSizeBytes).toBe(disk.contents(`/node/wal/${disk.list('/node/wal')[0]}`)!.length);
+    expect(stats.logSizeBytes).toBe(scanSegment(disk.contents(`/node/wal/${disk.list('/node/wal')[0]}`)!).dataEnd);
   });
 
   it('rolls over to a new segment named by seq and first index, keeping segments near the size bound', async () => {
