@@ -76,6 +76,12 @@ export class Raft {
   private pendingConfIndex = 0;
   /** Leader only: the target of a leadership transfer under way. */
   private transferee: NodeId = NONE;
+  /**
+   * Leader only, after applying its own removal: the heartbeat round that carries the commit
+   * index to the remaining voters, those that have not answered it yet, and the ticks waited.
+   * See leave().
+   */
+  private leaving: { readonly round: number; readonly waiting: Set<NodeId>; ticks: number } | undefined;
   private readonly readOnly = new ReadOnly();
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsAwaitingCommit: number[] = [];
@@ -163,6 +169,20 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    const leaving = this.leaving;
+    if (leaving !== undefined) {
+      // A remaining voter that does not answer within an election timeout is down or cut off:
+      // stop waiting (the others, or it once back, learn the commit index from whoever leads).
+      if (++leaving.ticks >= this.config.electionTicks) {
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        this.sendLeavingHeartbeats(leaving);
+      }
+      return;
+    }
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
       // CheckQuorum (thesis §6.2): a leader that has not heard from a majority during an
@@ -275,6 +295,7 @@ export class Raft {
   readIndex(context: number): ProposeResult {
     this.assertNotInReady('readIndex');
     if (this.role !== 'leader') return { ok: false, error: 'not-leader' };
+    if (this.leaving !== undefined) return { ok: false, error: 'transferring' };
     if (this.readOnly.size + this.readsAwaitingCommit.length >= this.config.maxPendingReads) {
       return { ok: false, error: 'too-many-reads' };
     }
@@ -297,7 +318,7 @@ export class Raft {
   /** Starts a leadership transfer to `to` (thesis §3.10). */
   transferLeadership(to: NodeId): void {
     this.assertNotInReady('transferLeadership');
-    if (this.role !== 'leader' || to === this.id || !this.confState.voters.includes(to)) return;
+    if (this.role !== 'leader' || to === this.id || !this.confState.voters.includes(to) || this.leaving !== undefined) return;
     if (this.transferee === to) return;
     this.transferee = to;
     // The transfer is given one election timeout to finish (checked in tickLeader).
@@ -617,6 +638,7 @@ export class Raft {
       this.progress = new Map();
       this.transferee = NONE;
       this.broadcastPending = false;
+      this.leaving = undefined;
     }
   }
 
@@ -820,6 +842,11 @@ export class Raft {
       const sentTick = this.roundSentTick.get(m.readRound);
       if (sentTick !== undefined && sentTick > (this.ackedSentTick.get(m.from) ?? -Infinity)) this.ackedSentTick.set(m.from, sentTick);
     }
+    if (this.leaving !== undefined) {
+      if (m.readRound >= this.leaving.round) this.leaving.waiting.delete(m.from);
+      if (this.leaving.waiting.size === 0) this.becomeFollower(this.term, NONE);
+      return;
+    }
     if (m.readRound > 0 && !pr.learner) {
       this.readStates.push(...this.readOnly.acknowledge(m.from, m.readRound, this.id, this.confState.voters));
     }
@@ -953,7 +980,8 @@ export class Raft {
 
   private refuseProposal(): ProposeResult | undefined {
     if (this.role !== 'leader') return { ok: false, error: 'not-leader' };
-    if (this.transferee !== NONE) return { ok: false, error: 'transferring' };
+    // A leader leaving the membership is handing over: like a transfer, to a leader to come.
+    if (this.transferee !== NONE || this.leaving !== undefined) return { ok: false, error: 'transferring' };
     return undefined;
   }
 
@@ -1010,14 +1038,7 @@ export class Raft {
     this.confHistory.push({ index, conf: next });
     if (this.role !== 'leader') return;
     if (!next.voters.includes(this.id)) {
-      // Thesis §4.2.2: a leader removed from the configuration steps down once the change is
-      // committed. It first tells the others the commit index: a node applies a membership only
-      // once it knows it committed, and nobody else may be able to tell them. In a two-voter
-      // membership that removes the leader, the other voter would otherwise campaign under the
-      // old membership, where it needs the removed node's vote, and never win (the simulator
-      // found it: seed 202968). A heartbeat carries min(match, commit) past any flow control.
-      this.broadcastHeartbeat(0);
-      this.becomeFollower(this.term, NONE);
+      this.leave(index, next);
       return;
     }
     this.syncProgress();
@@ -1027,6 +1048,40 @@ export class Raft {
     if (this.transferee !== NONE && !next.voters.includes(this.transferee)) this.transferee = NONE;
     // A smaller quorum may commit more at once.
     if (this.maybeCommit()) this.broadcastPending = true;
+  }
+
+  /**
+   * Thesis §4.2.2: a leader removed from the configuration steps down once the change is
+   * committed. It first makes sure the remaining voters know the commit index: a node applies a
+   * membership only once it knows it committed, and nobody else may be able to tell them. In a
+   * two-voter membership that removes the leader, the other voter would otherwise campaign under
+   * the old membership, where it needs the removed node's vote, and never win (the simulator
+   * found it, seed 202968, when the leader stepped down without telling; and a single heartbeat,
+   * if lost, left the same). So the leader starts a heartbeat round (a heartbeat carries
+   * min(match, commit) past any flow control), repeats it every heartbeat interval, refuses
+   * commands and reads meanwhile, and steps down once every remaining voter that holds the
+   * change has answered it, or after an election timeout. A voter that lacks the change learns it
+   * from the next leader.
+   */
+  private leave(confIndex: number, next: ConfState): void {
+    this.droppedReads.push(...this.readOnly.dropAll(), ...this.readsAwaitingCommit);
+    this.readsAwaitingCommit = [];
+    this.transferee = NONE;
+    const waiting = new Set(next.voters.filter((id) => (this.progress.get(id)?.match ?? 0) >= confIndex));
+    if (waiting.size === 0) {
+      this.becomeFollower(this.term, NONE);
+      return;
+    }
+    this.leaving = { round: this.readOnly.startRound(), waiting, ticks: 0 };
+    this.heartbeatElapsed = 0;
+    this.sendLeavingHeartbeats(this.leaving);
+  }
+
+  private sendLeavingHeartbeats(leaving: { readonly round: number; readonly waiting: Set<NodeId> }): void {
+    for (const id of leaving.waiting) {
+      const pr = this.progress.get(id)!;
+      this.send({ type: 'heartbeat', to: id, term: this.term, commit: Math.min(pr.match, this.log.committed), readRound: leaving.round }, false);
+    }
   }
 
   /** Leader: one Progress per member of the current configuration, with the right voter flag. */

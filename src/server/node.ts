@@ -248,6 +248,8 @@ export class RaftNode implements Executor {
   private closed = false;
   private stopping = false;
   private removed = false;
+  /** Removed while leader: stop once the core has stepped down (see applyConfChange). */
+  private stopOnceFollower = false;
   private lastRole: RaftStatus['role'] = 'follower';
   private lastLeader: NodeId = NONE;
   /** Peers whose snapshot stream is under way. */
@@ -515,6 +517,11 @@ export class RaftNode implements Executor {
         this.clockFloorMs = Math.max(this.clockFloorMs, this.machine.lastTimeMs);
       } else if (this.lastRole === 'leader') {
         this.log.info({ term }, `stepped down in term ${term}`);
+        if (this.stopOnceFollower) {
+          this.stopOnceFollower = false;
+          this.log.warn({ term }, 'the remaining members know this node was removed; stopping');
+          setImmediate(() => this.options.onRemoved?.());
+        }
       } else if (soft.role === 'candidate') {
         this.log.info({ term }, `campaigning in term ${term}`);
       }
@@ -587,9 +594,16 @@ export class RaftNode implements Executor {
       this.members.delete(change.nodeId);
       this.transport.setRemoved(status.confState.removed.concat(change.nodeId));
       if (change.nodeId === this.options.id) {
-        this.log.warn({ index: entry.index }, 'this node was removed from the cluster; stopping');
         this.removed = true;
-        setImmediate(() => this.options.onRemoved?.());
+        if (status.role === 'leader') {
+          // The core stays leader until the remaining voters know the removal committed
+          // (Raft.leave); stopping now could leave them unable to elect anyone.
+          this.log.warn({ index: entry.index }, 'this node was removed from the cluster; stopping once the others know');
+          this.stopOnceFollower = true;
+        } else {
+          this.log.warn({ index: entry.index }, 'this node was removed from the cluster; stopping');
+          setImmediate(() => this.options.onRemoved?.());
+        }
       }
     }
     this.log.info({ index: entry.index, change: change.type, node: change.nodeId }, 'membership change applied');

@@ -1,7 +1,7 @@
 // Removing the leader of a two-voter cluster, on real `raftis server` processes: the leader
-// commits its own removal, tells the other voter the commit index, steps down and stops; the other
-// voter, now alone in the membership, elects itself and takes writes. Before the leader sent that
-// commit index (Raft.applyConfChange), the other voter never learned that the removal had
+// commits its own removal, tells the other voter the commit index and waits for its answer
+// (Raft.leave), steps down and stops; the other voter, now alone in the membership, elects itself
+// and takes writes. Before the leader sent that commit index, the other voter never learned that the removal had
 // committed, campaigned under the old membership, which needs the removed node's vote, and the
 // cluster stayed without a leader (found by the simulator, seed 202968). Every wait is a poll
 // with a deadline.

@@ -302,10 +302,21 @@ export class Cluster {
     this.drive(node);
   }
 
-  /** Shuts a removed member down for good. */
+  /**
+   * Shuts a removed member down for good (as the server does once it applies its removal, or
+   * once the members refuse its connections). Like the server (RaftNode.applyConfChange), not
+   * while it leads after applying its own removal: it stays until the remaining voters know the
+   * removal committed, or an election timeout passes (Raft.leave). A stale leader that never
+   * learned of its removal is stopped at once, as the members' refusal stops it.
+   */
   stop(id: NodeId): void {
     const node = this.node(id);
     if (node.stopped) return;
+    const status = node.raft?.status();
+    if (status !== undefined && status.role === 'leader' && !status.confState.voters.includes(id)) {
+      schedule(this.ctx, 50, { kind: 'stop', node: id });
+      return;
+    }
     this.ctx.trace.add(this.ctx.nowMs, id, 'stop', 'removed from the cluster');
     this.takeDown(node);
     node.stopped = true;
@@ -813,7 +824,7 @@ export class Cluster {
     if (change.type === 'remove' && change.nodeId === this.latestLeader()) this.ctx.coverage.leaderRemovals++;
     this.ctx.trace.add(this.ctx.nowMs, 0, 'fault', `membership at ${index} (${change.type} ${change.nodeId}): ${describeConf(conf)}`);
     if (change.type === 'remove') {
-      // The removed node is shut down a little later (it may still be leader until then).
+      // The removed node is shut down a little later, once it is no longer leader (see stop()).
       schedule(this.ctx, this.linkPrng.nextInt(300), { kind: 'stop', node: change.nodeId });
     }
   }

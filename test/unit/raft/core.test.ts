@@ -3,6 +3,7 @@
 // paper section it comes from. The seeded simulator (test/sim) checks the same rules under
 // random faults; these tests pin the behaviours down one at a time.
 import { describe, expect, it } from 'vitest';
+import type { Message } from '../../../src/raft/index.js';
 import { Net, bytes } from './harness.js';
 
 describe('elections (Raft §5.2)', () => {
@@ -320,6 +321,74 @@ describe('membership changes (thesis §4)', () => {
 });
 
 describe('regressions', () => {
+  /** Delivers until quiet, like Net.deliver, except the messages `drop` picks. */
+  function deliverDropping(net: Net, drop: (m: Message) => boolean): void {
+    for (let round = 0; round < 100; round++) {
+      net.flush();
+      const batch = net.inbox;
+      net.inbox = [];
+      if (batch.length === 0) return;
+      for (const m of batch) if (!drop(m)) net.nodes.get(m.to)?.step(m);
+    }
+  }
+
+  /** Whether `m` is the leader telling a follower a commit index at or past `index`. */
+  const tellsCommit = (m: Message, leader: number, index: number): boolean =>
+    m.from === leader && (m.type === 'heartbeat' || m.type === 'append') && m.commit >= index;
+
+  it('a leader of two voters that removes itself steps down only once the other voter knows the removal committed', () => {
+    // Found in review (sessions 13–14): the leader told the other voter the commit index in one
+    // heartbeat and stepped down at once, and the server stops a removed node. With that one
+    // heartbeat lost, the other voter never learned that the removal committed, campaigned under
+    // {leader, other}, and could never win without the node that had gone.
+    const net = new Net([1, 2]);
+    const leader = net.electLeader();
+    const other = leader === 1 ? 2 : 1;
+    net.tickAll(2);
+    const proposed = net.node(leader).proposeConfChange({ type: 'remove', nodeId: leader, context: bytes('') });
+    if (!proposed.ok) throw new Error(proposed.error);
+    let lost = 0;
+    const loseFirstNews = (m: Message): boolean => {
+      if (lost > 0 || !tellsCommit(m, leader, proposed.index)) return false;
+      lost++;
+      return true;
+    };
+    deliverDropping(net, loseFirstNews);
+    expect(lost).toBe(1);
+    // Until the other voter has answered a heartbeat that carried the commit index, the leader
+    // stays, refusing commands, and repeats it on every heartbeat.
+    expect(net.node(leader).status().role).toBe('leader');
+    expect(net.node(leader).propose(bytes('x'))).toEqual({ ok: false, error: 'transferring' });
+    for (let t = 0; t < 20 && net.node(leader).status().role === 'leader'; t++) {
+      for (const node of net.nodes.values()) node.tick();
+      deliverDropping(net, loseFirstNews);
+    }
+    expect(net.node(leader).status().role).toBe('follower');
+    expect(net.node(other).status().confState.voters).toEqual([other]);
+    net.crash(leader); // the server stops a node once it has left
+    expect(net.electLeader()).toBe(other);
+  });
+
+  it('a leader that removed itself gives up waiting after an election timeout when nobody answers', () => {
+    const net = new Net([1, 2, 3]);
+    const leader = net.electLeader();
+    net.tickAll(2);
+    const proposed = net.node(leader).proposeConfChange({ type: 'remove', nodeId: leader, context: bytes('') });
+    if (!proposed.ok) throw new Error(proposed.error);
+    // The others get the entry and acknowledge it, and then never hear the commit index.
+    const loseAllNews = (m: Message): boolean => tellsCommit(m, leader, proposed.index);
+    deliverDropping(net, loseAllNews);
+    expect(net.node(leader).status().commit).toBeGreaterThanOrEqual(proposed.index);
+    expect(net.node(leader).status().role).toBe('leader');
+    let ticks = 0;
+    for (; ticks < 30 && net.node(leader).status().role === 'leader'; ticks++) {
+      net.node(leader).tick();
+      deliverDropping(net, loseAllNews);
+    }
+    expect(net.node(leader).status().role).toBe('follower');
+    expect(ticks).toBeLessThanOrEqual(10); // electionTicks in the harness
+  });
+
   it('a leader that commits its own removal has nothing left to do (no endless Ready)', () => {
     const net = new Net([1, 2, 3]);
     const leader = net.electLeader();

@@ -481,17 +481,29 @@ describe('membership changes (thesis §4.1)', () => {
     expect(appendsOfCommit(drain(node).messages)).toContain(3);
   });
 
-  it('a leader steps down once its own removal commits', () => {
+  it('a leader steps down once its own removal commits and the remaining voters holding it know', () => {
     const node = leader();
     node.proposeConfChange(change('remove', 1));
     drain(node);
     node.step(msg.appendResp(2, 1, 1, 2));
+    // Committed: it tells the voters that hold the removal (node 2; node 3 has not acknowledged
+    // entry 2 and learns it from the next leader) the commit index in a heartbeat round, and
+    // refuses commands and reads until they answer.
+    expect(node.status().role).toBe('leader');
+    expect(node.status().commit).toBe(2);
+    const told = ofType(drain(node).messages, 'heartbeat');
+    expect(told.map((m) => [m.to, m.term, m.commit])).toEqual([[2, 1, 2]]);
+    const round = told[0]!.readRound;
+    expect(round).toBeGreaterThan(0);
+    expect(node.propose(new Uint8Array([1]))).toEqual({ ok: false, error: 'transferring' });
+    expect(node.readIndex(7)).toEqual({ ok: false, error: 'transferring' });
+    // An answer to an older round does not count; the round's own answer does.
+    node.step(msg.heartbeatResp(2, 1, 1, round - 1));
+    expect(node.status().role).toBe('leader');
+    node.step(msg.heartbeatResp(2, 1, 1, round));
     expect(node.status().role).toBe('follower');
     expect(node.status().leader).toBe(0);
     expect(node.status().progress).toEqual([]);
-    // It told the others first: a heartbeat each, with the commit index of the removal as far as
-    // each holds it (node 3 has not acknowledged entry 2).
-    expect(ofType(drain(node).messages, 'heartbeat').map((m) => [m.to, m.term, m.commit])).toEqual([[2, 1, 2], [3, 1, 1]]);
   });
 
   it('a conf entry carries the whole membership, so a member that never saw the bootstrap learns it', () => {
