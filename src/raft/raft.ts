@@ -633,13 +633,18 @@ export class Raft {
 
   private dropLeaderState(): void {
     if (this.role === 'leader') {
-      this.droppedReads.push(...this.readOnly.dropAll(), ...this.readsAwaitingCommit);
-      this.readsAwaitingCommit = [];
+      this.dropReads();
       this.progress = new Map();
       this.transferee = NONE;
       this.broadcastPending = false;
       this.leaving = undefined;
     }
+  }
+
+  /** Leader: every read waiting is dropped (its client retries elsewhere). */
+  private dropReads(): void {
+    this.droppedReads.push(...this.readOnly.dropAll(), ...this.readsAwaitingCommit);
+    this.readsAwaitingCommit = [];
   }
 
   private reset(term: number): void {
@@ -1064,8 +1069,7 @@ export class Raft {
    * from the next leader.
    */
   private leave(confIndex: number, next: ConfState): void {
-    this.droppedReads.push(...this.readOnly.dropAll(), ...this.readsAwaitingCommit);
-    this.readsAwaitingCommit = [];
+    this.dropReads();
     this.transferee = NONE;
     const waiting = new Set(next.voters.filter((id) => (this.progress.get(id)?.match ?? 0) >= confIndex));
     if (waiting.size === 0) {

@@ -344,13 +344,14 @@ export function scanRecords(bytes: Buffer, from = 0): ScanResult {
 
 /**
  * scanRecords over a whole segment file. A preallocated segment (wal.ts) ends in zeros no save has
- * reached yet: where the records stop at a record boundary and only zeros follow, that is the end
- * of the segment's data (`dataEnd`), not a failure.
+ * reached yet: where the records stop and only zeros follow, that is the end of the segment's data
+ * (`dataEnd`), not a failure. (A bad record is never all zeros from its start otherwise: its header
+ * holds a length or a non-zero type byte.)
  */
 export function scanSegment(bytes: Buffer): ScanResult & { readonly dataEnd: number } {
   const scan = scanRecords(bytes);
   const failure = scan.failure;
-  if (failure !== undefined && failure.offset === (scan.records.at(-1)?.end ?? 0) && isZeroRange(bytes, failure.offset, bytes.length)) {
+  if (failure !== undefined && isZeroRange(bytes, failure.offset, bytes.length)) {
     return { records: scan.records, failure: undefined, dataEnd: failure.offset };
   }
   return { ...scan, dataEnd: bytes.length };

@@ -13,7 +13,7 @@
 //
 // Preallocation: with fsync on, the active segment is extended with zeros ahead of the appends,
 // so that an append overwrites blocks the file already has, and its fdatasync flushes only the
-// data, not the file's new size through the file system's journal. etcd preallocates its WAL
+// data, not also the inode (or journal entry) for the file's new size. etcd preallocates its WAL
 // segments for the same reason. Recovery reads a zero tail after the last record as unused space
 // (scanSegment). The extension runs beside the appends but never writes where one does (an append
 // that would pass the preallocated end waits for the extension under way), and it never syncs:
